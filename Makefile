@@ -1,0 +1,98 @@
+# The one command surface: README, CI and workflows call these targets; nothing else holds logic.
+# `make help` lists them.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+UV_VERSION := 0.13.8
+# Use an installed uv, else the one bootstrapped from PyPI into the user site (no other network needed).
+UV := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.synced
+# DVC stages call `mlops <stage>`: the venv's console scripts must come first on PATH.
+export PATH := $(CURDIR)/$(BIN):$(PATH)
+
+# Telemetry off everywhere (tests and CI included).
+export DVC_NO_ANALYTICS := 1
+export MLFLOW_DISABLE_TELEMETRY := true
+export DO_NOT_TRACK := true
+export BENTOML_DO_NOT_TRACK := true
+export ITERATIVE_DO_NOT_TRACK := 1
+export GX_ANALYTICS_ENABLED := false
+# MLflow prints a git warning per run when git is absent; we record the commit ourselves.
+export GIT_PYTHON_REFRESH := quiet
+
+.PHONY: help
+help:  ## list targets
+	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk -F':.*?## ' '{printf "  %-16s %s\n", $$1, $$2}'
+
+.PHONY: uv
+uv:
+	@$(UV) --version >/dev/null 2>&1 || python3 -m pip install --quiet --user "uv==$(UV_VERSION)"
+
+$(STAMP): uv.lock pyproject.toml
+	@$(MAKE) --no-print-directory uv
+	$(UV) sync --frozen
+	@touch $@
+
+.PHONY: env
+env: $(STAMP)  ## create / update .venv exactly from uv.lock
+
+.PHONY: lock
+lock:  ## re-resolve uv.lock after editing pyproject.toml
+	@$(MAKE) --no-print-directory uv
+	$(UV) lock
+
+.PHONY: pipeline
+pipeline: $(STAMP)  ## run the whole pipeline (dvc repro) on the embedded defaults, then print a summary
+	$(BIN)/dvc repro
+	$(BIN)/mlops summary --metrics reports/metrics.json
+
+.PHONY: test
+test: $(STAMP)  ## run the whole test suite
+	$(BIN)/pytest -n 2 --dist loadgroup
+
+.PHONY: test-fast
+test-fast: $(STAMP)  ## unit, data and model tests only (no DVC runs)
+	$(BIN)/pytest -n 2 tests/unit tests/data tests/model
+
+.PHONY: lint
+lint: $(STAMP)  ## ruff (lint + format check) and mypy
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/mypy
+
+.PHONY: format
+format: $(STAMP)  ## apply ruff fixes and formatting
+	$(BIN)/ruff check --fix src tests benchmarks
+	$(BIN)/ruff format src tests benchmarks
+
+.PHONY: tune
+tune: $(STAMP)  ## queue a small hyperparameter grid as DVC experiments, run them, show the table
+	$(BIN)/dvc exp run --queue \
+	  -S 'train.hist_gradient_boosting.learning_rate=0.05,0.1' \
+	  -S 'train.hist_gradient_boosting.max_leaf_nodes=15,31'
+	$(BIN)/dvc queue start --jobs 1
+	@# `dvc queue start` returns at once; wait until no experiment is queued or running.
+	@while $(BIN)/dvc queue status 2>/dev/null | grep -qE 'Queued|Running'; do sleep 5; done
+	@! $(BIN)/dvc queue status 2>/dev/null | grep -q Failed || { echo "tune: an experiment failed: dvc queue logs <name>"; exit 1; }
+	$(BIN)/dvc exp show --md --only-changed --drop 'Created|State|Executor'
+
+.PHONY: bench
+bench: $(STAMP)  ## pipeline budgets: cold and no-op dvc repro on the default 50,000 rows, with baselines
+	$(BIN)/python benchmarks/pipeline.py
+
+.PHONY: mlflow-ui
+mlflow-ui: $(STAMP)  ## browse runs and models of the embedded tracking store on 127.0.0.1:5000
+	MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false $(BIN)/mlflow ui --backend-store-uri sqlite:///mlflow.db --host 127.0.0.1 --port 5000
+
+.PHONY: push pull
+push: $(STAMP)  ## send DVC-tracked data and models to the configured remote
+	$(BIN)/dvc push
+pull: $(STAMP)  ## fetch DVC-tracked data and models from the configured remote
+	$(BIN)/dvc pull
+
+.PHONY: clean
+clean:  ## remove the venv and local runtime state (not data, not mlflow.db)
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""mlops: GitOps MLOps template package."""

@@ -1,0 +1,110 @@
+"""MLflow 3 adapter: the only module that imports mlflow.
+
+Embedded default: `sqlite:///mlflow.db` in the working directory (ignored by git). Team scale: set
+MLFLOW_TRACKING_URI to a tracking server (see README). DVC outputs never contain run ids (they would
+make every run irreproducible); instead each run is tagged with the model file's md5, which is what
+links a DVC-tracked model to its MLflow run.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
+MODEL_MD5_TAG = "mlops.model_md5"
+# Pinned requirements for the logged model: passing them skips MLflow's ~5 s environment inference.
+_MODEL_REQUIREMENTS = ("scikit-learn", "skops", "numpy", "pandas", "scipy")
+
+
+@dataclass(frozen=True)
+class LoggedModel:
+    run_id: str
+    model_uri: str
+    registered_version: str | None
+
+
+def _mlflow() -> Any:
+    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+    import mlflow
+
+    mlflow.set_tracking_uri(os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI)
+    return mlflow
+
+
+def tracking_uri() -> str:
+    return os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI
+
+
+def _requirements() -> list[str]:
+    return [f"{name}=={metadata.version(name)}" for name in _MODEL_REQUIREMENTS]
+
+
+def log_training(
+    *,
+    experiment: str,
+    registered_model: str,
+    model: Any,
+    input_example: pd.DataFrame,
+    params: dict[str, Any],
+    metrics: dict[str, float],
+    tags: dict[str, str],
+) -> LoggedModel:
+    """One MLflow run for one training: params, metrics, lineage tags, and the model (registered)."""
+    mlflow = _mlflow()
+    import mlflow.sklearn  # noqa: F811  (the submodule import is what registers `mlflow.sklearn`)
+    import skops.io as sio
+    from mlflow.models import infer_signature
+
+    mlflow.set_experiment(experiment)
+    signature = infer_signature(input_example, model.predict_proba(input_example)[:, 1])
+    # skops refuses unknown types on load; this model was built by us in this process, so the types it
+    # contains are exactly the ones to trust (e.g. sklearn's tree predictors).
+    trusted = sio.get_untrusted_types(data=sio.dumps(model))
+    with mlflow.start_run(run_name=f"train-{params.get('estimator', 'model')}") as run:
+        mlflow.log_params(params)
+        mlflow.log_metrics(metrics)
+        mlflow.set_tags(tags)
+        info = mlflow.sklearn.log_model(
+            sk_model=model,
+            name="model",
+            input_example=input_example,
+            signature=signature,
+            pip_requirements=_requirements(),
+            skops_trusted_types=trusted,
+            registered_model_name=registered_model or None,
+        )
+    version = getattr(info, "registered_model_version", None)
+    return LoggedModel(run.info.run_id, info.model_uri, str(version) if version is not None else None)
+
+
+def log_evaluation(
+    *, experiment: str, model_md5: str, metrics: dict[str, float], artifacts: list[Path], tags: dict[str, str]
+) -> str:
+    """Attach evaluation metrics and report files to the run that trained this model file.
+
+    When no such run exists (the model came from the DVC cache into a fresh tracking store), a new run is
+    created with the same model tag, so nothing evaluated is ever lost from tracking.
+    """
+    mlflow = _mlflow()
+    mlflow.set_experiment(experiment)
+    found = mlflow.search_runs(
+        experiment_names=[experiment],
+        filter_string=f"tags.`{MODEL_MD5_TAG}` = '{model_md5}'",
+        order_by=["attributes.start_time DESC"],
+        max_results=1,
+        output_format="list",
+    )
+    run_id = found[0].info.run_id if found else None
+    with mlflow.start_run(run_id=run_id, run_name=None if run_id else "evaluate") as run:
+        mlflow.set_tags({**tags, MODEL_MD5_TAG: model_md5})
+        mlflow.log_metrics({f"test_{k}": float(v) for k, v in metrics.items() if np.isfinite(v)})
+        for path in artifacts:
+            mlflow.log_artifact(str(path), artifact_path="reports")
+        return str(run.info.run_id)

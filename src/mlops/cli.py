@@ -1,0 +1,104 @@
+"""The `mlops` console script: one subcommand per pipeline stage or operation.
+
+Stage modules are imported only when their subcommand runs: every DVC stage is a fresh process, and
+importing GX or MLflow where they are not needed would cost seconds per stage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+EXIT_USAGE = 2  # bad params, contract or input file: the message names it
+
+
+def _add(sub: Any, name: str, help_text: str, *paths: str, params: bool = True) -> argparse.ArgumentParser:
+    parser: argparse.ArgumentParser = sub.add_parser(name, help=help_text, description=help_text)
+    if params:
+        parser.add_argument(
+            "--params", type=Path, default=Path("params.yaml"), help="params file (default: %(default)s)"
+        )
+    for flag in paths:
+        parser.add_argument(f"--{flag}", type=Path, required=True)
+    return parser
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="mlops", description="GitOps MLOps template: pipeline stages and operations."
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _add(sub, "ingest", "Produce the raw dataset (generator or file).", "contract", "out")
+    _add(
+        sub,
+        "validate",
+        "Data gate: check the raw data against the contract.",
+        "contract",
+        "data",
+        "report-json",
+        "report-md",
+        params=False,
+    )
+    _add(
+        sub,
+        "split",
+        "Split validated data into train and holdout.",
+        "contract",
+        "data",
+        "train-out",
+        "test-out",
+    )
+    _add(sub, "train", "Fit the model pipeline and track it in MLflow.", "contract", "train", "model-out")
+    _add(
+        sub,
+        "evaluate",
+        "Holdout metrics, plot data and slices.",
+        "contract",
+        "test",
+        "model",
+        "metrics",
+        "plots-dir",
+        "slices",
+    )
+    _add(sub, "summary", "Print headline metrics and where the reports are.", "metrics", params=False)
+    return parser
+
+
+def _dispatch(args: argparse.Namespace) -> Callable[[], int]:
+    """Map a parsed command to its stage's run(), importing that stage only."""
+    if args.command == "summary":
+        from mlops import summary
+
+        return lambda: summary.run(args.metrics)
+    module = importlib.import_module(f"mlops.stages.{args.command}")
+    calls: dict[str, Callable[[], int]] = {
+        "ingest": lambda: module.run(args.params, args.contract, args.out),
+        "validate": lambda: module.run(args.contract, args.data, args.report_json, args.report_md),
+        "split": lambda: module.run(args.params, args.contract, args.data, args.train_out, args.test_out),
+        "train": lambda: module.run(args.params, args.contract, args.train, args.model_out),
+        "evaluate": lambda: module.run(
+            args.params, args.contract, args.test, args.model, args.metrics, args.plots_dir, args.slices
+        ),
+    }
+    return calls[args.command]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from mlops.contract import ContractError
+    from mlops.io import InputError
+    from mlops.params import ParamsError
+
+    try:
+        return _dispatch(args)()
+    except (ContractError, ParamsError, InputError) as exc:
+        print(f"mlops {args.command}: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

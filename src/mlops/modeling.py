@@ -1,0 +1,114 @@
+"""Pure construction of the model: one scikit-learn Pipeline (preprocessing + estimator) from the contract.
+
+The Pipeline takes a whole record (every contract column but the target) and drops id, time and sensitive
+columns itself, so serving can pass records as they arrive and "the id never changes the score" is a
+property of the saved model, not of the caller.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.compose import ColumnTransformer
+from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
+from sklearn.impute import SimpleImputer
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
+
+from mlops.contract import Contract
+from mlops.params import TrainParams
+
+
+def input_columns(contract: Contract) -> list[str]:
+    """What the model is called with: every contract column except the target."""
+    return [name for name in contract.columns if name != contract.target]
+
+
+def _check_monotonic(contract: Contract, numeric: list[str], monotonic: dict[str, int]) -> None:
+    unknown = sorted(set(monotonic) - set(numeric))
+    if unknown:
+        raise ValueError(f"train.monotonic names {unknown}, which are not numeric model features {numeric}")
+
+
+def _tree_pipeline(
+    contract: Contract, params: TrainParams, numeric: list[str], categorical: list[str]
+) -> Pipeline:
+    # Native NaN handling and categorical splits: numerics pass through, categories become ordinals;
+    # an unseen category becomes NaN, which the trees treat as missing instead of failing at serve time.
+    encode = ColumnTransformer(
+        [
+            ("num", "passthrough", numeric),
+            (
+                "cat",
+                OrdinalEncoder(
+                    handle_unknown="use_encoded_value", unknown_value=np.nan, encoded_missing_value=np.nan
+                ),
+                categorical,
+            ),
+        ],
+        remainder="drop",
+        verbose_feature_names_out=False,
+    ).set_output(transform="pandas")
+    hp = params.hist_gradient_boosting
+    model = HistGradientBoostingClassifier(
+        learning_rate=hp.learning_rate,
+        max_iter=hp.max_iter,
+        max_leaf_nodes=hp.max_leaf_nodes,
+        min_samples_leaf=hp.min_samples_leaf,
+        l2_regularization=hp.l2_regularization,
+        categorical_features=categorical,
+        monotonic_cst=dict(params.monotonic) or None,
+        early_stopping=False,  # a fixed number of iterations keeps training deterministic and reproducible
+        random_state=params.seed,
+    )
+    return Pipeline([("preprocess", encode), ("model", model)])
+
+
+def _one_hot_pipeline(params: TrainParams, numeric: list[str], categorical: list[str]) -> Pipeline:
+    scale = params.estimator == "logistic_regression"
+    numeric_steps = make_pipeline(
+        SimpleImputer(strategy="median", add_indicator=True), *([StandardScaler()] if scale else [])
+    )
+    encode = ColumnTransformer(
+        [
+            ("num", numeric_steps, numeric),
+            ("cat", OneHotEncoder(handle_unknown="ignore", sparse_output=False), categorical),
+        ],
+        remainder="drop",
+    )
+    model: LogisticRegression | RandomForestClassifier
+    if params.estimator == "logistic_regression":
+        lr = params.logistic_regression
+        model = LogisticRegression(C=lr.C, max_iter=lr.max_iter, random_state=params.seed)
+    else:
+        rf = params.random_forest
+        model = RandomForestClassifier(
+            n_estimators=rf.n_estimators,
+            max_depth=rf.max_depth,
+            min_samples_leaf=rf.min_samples_leaf,
+            n_jobs=1,  # stages run in parallel under CI; determinism does not depend on thread count
+            random_state=params.seed,
+        )
+    return Pipeline([("preprocess", encode), ("model", model)])
+
+
+def build_pipeline(contract: Contract, params: TrainParams) -> Pipeline:
+    """An unfitted Pipeline for the estimator named in params."""
+    features = contract.features(include_sensitive=params.use_sensitive_features)
+    numeric, categorical = contract.numeric(features), contract.categorical(features)
+    _check_monotonic(contract, numeric, dict(params.monotonic))
+    if params.estimator == "hist_gradient_boosting":
+        return _tree_pipeline(contract, params, numeric, categorical)
+    return _one_hot_pipeline(params, numeric, categorical)
+
+
+def estimator_params(params: TrainParams) -> dict[str, object]:
+    """The flat params worth logging for the chosen estimator (MLflow params are flat key/values)."""
+    chosen = getattr(params, params.estimator).model_dump()
+    return {
+        "estimator": params.estimator,
+        "seed": params.seed,
+        "use_sensitive_features": params.use_sensitive_features,
+        **{f"monotonic.{k}": v for k, v in params.monotonic.items()},
+        **{f"{params.estimator}.{k}": v for k, v in chosen.items()},
+    }

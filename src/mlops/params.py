@@ -1,0 +1,99 @@
+"""Typed, frozen models of params.yaml, one per stage section, validated when a stage starts."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Literal, TypeVar
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+
+class ParamsError(ValueError):
+    """params.yaml is missing a section or has a wrong value: the message names the key."""
+
+
+class _Section(BaseModel):
+    # extra="forbid": a misspelt key is an error, not a silently ignored setting.
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class IngestParams(_Section):
+    source: str = "synthetic"
+    rows: int = Field(default=50_000, gt=0)
+    seed: int = 42
+    start_date: dt.date = dt.date(2025, 1, 1)
+    days: int = Field(default=365, gt=0)
+    covariate_shift: float = Field(default=0.0, ge=0.0, le=3.0)
+    concept_shift: float = Field(default=0.0, ge=0.0, le=1.0)
+
+
+class SplitParams(_Section):
+    strategy: Literal["time", "random"] = "time"
+    test_fraction: float = Field(default=0.2, gt=0.0, lt=1.0)
+    seed: int = 42
+
+
+class HistGradientBoostingParams(_Section):
+    learning_rate: float = Field(default=0.1, gt=0.0)
+    max_iter: int = Field(default=200, gt=0)
+    max_leaf_nodes: int = Field(default=31, gt=1)
+    min_samples_leaf: int = Field(default=20, gt=0)
+    l2_regularization: float = Field(default=0.0, ge=0.0)
+
+
+class LogisticRegressionParams(_Section):
+    C: float = Field(default=1.0, gt=0.0)
+    max_iter: int = Field(default=1000, gt=0)
+
+
+class RandomForestParams(_Section):
+    n_estimators: int = Field(default=200, gt=0)
+    max_depth: int | None = Field(default=None, gt=0)
+    min_samples_leaf: int = Field(default=1, gt=0)
+
+
+class MlflowParams(_Section):
+    experiment: str = "customer-churn"
+    registered_model: str = "customer-churn"
+
+
+class TrainParams(_Section):
+    estimator: Literal["hist_gradient_boosting", "logistic_regression", "random_forest"]
+    seed: int = 42
+    use_sensitive_features: bool = False
+    monotonic: dict[str, Literal[-1, 1]] = Field(default_factory=dict)
+    hist_gradient_boosting: HistGradientBoostingParams = HistGradientBoostingParams()
+    logistic_regression: LogisticRegressionParams = LogisticRegressionParams()
+    random_forest: RandomForestParams = RandomForestParams()
+    mlflow: MlflowParams = MlflowParams()
+
+
+class EvaluateParams(_Section):
+    threshold: float = Field(default=0.5, gt=0.0, lt=1.0)
+    calibration_bins: int = Field(default=10, ge=2)
+    importance_rows: int = Field(default=4000, gt=0)
+    importance_repeats: int = Field(default=3, gt=0)
+    seed: int = 42
+
+
+S = TypeVar("S", bound=BaseModel)
+
+
+def load_section(path: str | Path, section: str, model: type[S]) -> S:
+    """Read one section of params.yaml into its typed model; errors name the section and key."""
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text()) or {}
+    except FileNotFoundError as exc:
+        raise ParamsError(f"params file not found: {path}") from exc
+    if section not in raw:
+        raise ParamsError(f"{path}: section `{section}` is missing")
+    try:
+        return model.model_validate(raw[section])
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{section}.{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
+        )
+        raise ParamsError(f"{path}: {problems}") from exc

@@ -1,0 +1,1 @@
+"""Stage edges: one module per dvc.yaml stage; each reads params and files, calls pure functions, writes."""

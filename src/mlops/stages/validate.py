@@ -1,0 +1,34 @@
+"""Stage `validate`: the data gate. Runs the contract's expectations with GX; any failure stops the pipeline.
+
+The reports are written whether the data passes or not, so the reason is on disk for people and for the
+PR report; the exit code is what stops `dvc repro` before `split`.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from mlops.adapters.gx import run_expectations
+from mlops.contract import load_contract
+from mlops.io import read_table, write_json, write_text
+from mlops.validation import expectations_for, markdown, summary
+
+
+def run(contract_path: Path, data: Path, report_json: Path, report_md: Path) -> int:
+    contract = load_contract(contract_path)
+    df = read_table(data, time_column=contract.time_column)
+    results = run_expectations(df, expectations_for(contract, list(df.columns)))
+    report = summary(results, rows=len(df), columns=[str(c) for c in df.columns])
+    write_json(report, report_json)
+    write_text(markdown(report), report_md)
+    if not report["success"]:
+        print(
+            f"validate: FAILED {report['failed']} of {report['evaluated']} expectations on {data}:",
+            file=sys.stderr,
+        )
+        for message in report["failures"]:
+            print(f"  - {message}", file=sys.stderr)
+        return 1
+    print(f"validate: passed {report['evaluated']} expectations on {report['rows']} rows -> {report_json}")
+    return 0

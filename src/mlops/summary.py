@@ -1,0 +1,28 @@
+"""`mlops summary`: the few lines `make pipeline` ends with (headline metrics, where to look next)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from mlops.io import read_json
+
+HEADLINE = ("roc_auc", "pr_auc", "f1", "precision", "recall", "brier")
+
+
+def render(metrics: dict[str, float], metrics_path: Path) -> str:
+    figures = "  ".join(f"{k} {metrics[k]:.4f}" for k in HEADLINE if k in metrics)
+    return "\n".join(
+        [
+            "",
+            f"Pipeline done. Holdout ({metrics.get('holdout_rows', '?')} rows): {figures}",
+            f"  metrics:     {metrics_path}  (compare with main: dvc metrics diff main)",
+            "  reports:     reports/validation.md, reports/slices.json, reports/plots/",
+            "  MLflow UI:   make mlflow-ui  (then open http://127.0.0.1:5000)",
+            "",
+        ]
+    )
+
+
+def run(metrics_path: Path) -> int:
+    print(render(read_json(metrics_path), metrics_path))
+    return 0
