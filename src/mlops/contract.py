@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 ColumnType = Literal["integer", "float", "category", "string", "date"]
 Role = Literal["id", "time", "feature", "sensitive", "target"]
@@ -120,5 +120,7 @@ def load_contract(path: str | Path) -> Contract:
         raise ContractError(f"data contract not found: {path}") from exc
     try:
         return Contract.model_validate(raw)
-    except ValueError as exc:
-        raise ContractError(f"invalid data contract {path}: {exc}") from exc
+    except ValidationError as exc:
+        from mlops.params import describe_errors
+
+        raise ContractError(f"invalid data contract {path}: {describe_errors(exc)}") from exc

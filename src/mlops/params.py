@@ -93,7 +93,13 @@ def load_section(path: str | Path, section: str, model: type[S]) -> S:
     try:
         return model.model_validate(raw[section])
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{section}.{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
-        )
-        raise ParamsError(f"{path}: {problems}") from exc
+        raise ParamsError(f"{path}: {describe_errors(exc, section)}") from exc
+
+
+def describe_errors(exc: ValidationError, prefix: str = "") -> str:
+    """One `dotted.key: message` per problem, instead of pydantic's multi-line dump."""
+    parts = []
+    for err in exc.errors():
+        key = ".".join(str(p) for p in (prefix, *err["loc"]) if p != "")
+        parts.append(f"{key}: {err['msg']}" if key else err["msg"])
+    return "; ".join(parts)

@@ -1,0 +1,98 @@
+"""Shared fixtures: the real contract and params, small seeded frames, and throwaway project copies."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from mlops.contract import Contract, load_contract
+from mlops.generate import generate
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# Telemetry off for every tool the tests start (the Makefile sets the same for humans).
+for key, value in {
+    "DVC_NO_ANALYTICS": "1",
+    "MLFLOW_DISABLE_TELEMETRY": "true",
+    "DO_NOT_TRACK": "true",
+    "BENTOML_DO_NOT_TRACK": "true",
+    "ITERATIVE_DO_NOT_TRACK": "1",
+    "GX_ANALYTICS_ENABLED": "false",
+    "GIT_PYTHON_REFRESH": "quiet",
+}.items():
+    os.environ.setdefault(key, value)
+
+
+@pytest.fixture(scope="session")
+def contract() -> Contract:
+    return load_contract(ROOT / "data" / "contract.yaml")
+
+
+@pytest.fixture(scope="session")
+def small_frame() -> pd.DataFrame:
+    """2,000 seeded rows: enough for every contract rule, small enough for milliseconds."""
+    return generate(rows=2000, seed=7)
+
+
+def project_files() -> list[str]:
+    """What a fresh clone holds: tracked files plus new, not-ignored ones (so tests see uncommitted work)."""
+    out = subprocess.run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return [line for line in out.stdout.splitlines() if (ROOT / line).is_file()]
+
+
+def tool_env() -> dict[str, str]:
+    """Environment for subprocesses: the venv's console scripts (mlops, dvc) first on PATH."""
+    env = dict(os.environ)
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    env.pop("MLFLOW_TRACKING_URI", None)  # each copy uses its own embedded sqlite store
+    return env
+
+
+def run(
+    cmd: list[str], cwd: Path, check: bool = True, timeout: int = 600
+) -> subprocess.CompletedProcess[str]:
+    """Run a command in a project copy; on an unexpected failure show its output in the assertion."""
+    proc = subprocess.run(
+        cmd, cwd=cwd, env=tool_env(), capture_output=True, text=True, timeout=timeout, check=False
+    )
+    if check and proc.returncode != 0:
+        raise AssertionError(f"{' '.join(cmd)} exited {proc.returncode}\n{proc.stdout}\n{proc.stderr}")
+    return proc
+
+
+GIT = ["git", "-c", "user.name=test", "-c", "user.email=test@example.invalid"]
+
+
+def copy_project(dest: Path) -> Path:
+    """A fresh-clone-like copy in `dest`: a git repository (as DVC expects) with no data, cache or store."""
+    for rel in project_files():
+        target = dest / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(ROOT / rel, target)
+    run(["git", "init", "-q"], dest)
+    commit_all(dest, "copy")
+    return dest
+
+
+def commit_all(repo: Path, message: str) -> None:
+    run([*GIT, "add", "-A"], repo)
+    run([*GIT, "commit", "-qm", message, "--allow-empty"], repo)
+
+
+@pytest.fixture
+def make_project(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Path]:
+    """A factory of throwaway project copies."""
+    return lambda name="project": copy_project(tmp_path_factory.mktemp(name))
