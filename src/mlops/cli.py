@@ -64,7 +64,26 @@ def build_parser() -> argparse.ArgumentParser:
         "plots-dir",
         "slices",
     )
-    _add(sub, "summary", "Print headline metrics and where the reports are.", "metrics", params=False)
+    _add(
+        sub,
+        "gate",
+        "Promotion gates: fail unless the model is good, fair, robust, well-behaved and cheap enough.",
+        "contract",
+        "test",
+        "model",
+        "metrics",
+        "production",
+        "report-json",
+        "report-md",
+    )
+    _add(
+        sub,
+        "summary",
+        "Print headline metrics, the gate verdict and where the reports are.",
+        "metrics",
+        "gates",
+        params=False,
+    )
     return parser
 
 
@@ -73,7 +92,7 @@ def _dispatch(args: argparse.Namespace) -> Callable[[], int]:
     if args.command == "summary":
         from mlops import summary
 
-        return lambda: summary.run(args.metrics)
+        return lambda: summary.run(args.metrics, args.gates)
     module = importlib.import_module(f"mlops.stages.{args.command}")
     calls: dict[str, Callable[[], int]] = {
         "ingest": lambda: module.run(args.params, args.contract, args.out),
@@ -82,6 +101,16 @@ def _dispatch(args: argparse.Namespace) -> Callable[[], int]:
         "train": lambda: module.run(args.params, args.contract, args.train, args.model_out),
         "evaluate": lambda: module.run(
             args.params, args.contract, args.test, args.model, args.metrics, args.plots_dir, args.slices
+        ),
+        "gate": lambda: module.run(
+            args.params,
+            args.contract,
+            args.test,
+            args.model,
+            args.metrics,
+            args.production,
+            args.report_json,
+            args.report_md,
         ),
     }
     return calls[args.command]

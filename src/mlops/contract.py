@@ -44,6 +44,12 @@ class Column(BaseModel):
             raise ValueError(f"min {self.min} is greater than max {self.max}")
         return self
 
+    def numeric_range(self) -> tuple[float, float]:
+        """(min, max) of a numeric column, open-ended where the contract sets no bound."""
+        low = float(self.min) if isinstance(self.min, int | float) else float("-inf")
+        high = float(self.max) if isinstance(self.max, int | float) else float("inf")
+        return low, high
+
 
 class TableRules(BaseModel):
     """Dataset-level rules: row-count and target-rate bounds."""

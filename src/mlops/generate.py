@@ -13,7 +13,9 @@ The relation (log-odds of churn, reference world, `concept_shift = 0`)::
             + N(0, 0.6)                        (unobserved heterogeneity)
     churned ~ Bernoulli(sigmoid(logit))
 
-Gender and age band have no direct effect (age band only lengthens tenure), so a fair model is possible.
+Gender and age band have no direct effect; age band lengthens tenure a little, a mild proxy that the
+fairness gate measures (older customers churn slightly less because they stay longer), so a fair model
+is possible but not automatic.
 `covariate_shift` moves the inputs (more month-to-month contracts, higher charges, more support calls,
 more usage, a region mix tilted south) while keeping the relation; `concept_shift` blends the relation
 towards a different world (price sensitivity up, support calls and payment method matter less, the south
@@ -90,7 +92,7 @@ def _inputs(rng: np.random.Generator, rows: int, start: dt.date, days: int, shif
     age_idx = rng.choice(len(AGE_BANDS), size=rows, p=[0.22, 0.30, 0.28, 0.20])
     internet = rng.choice(INTERNET, size=rows, p=[0.35, 0.45, 0.20])
     fiber, dsl = internet == "fiber", internet == "dsl"
-    tenure = np.minimum(120, np.round(rng.gamma(1.5, (10.0 + 6.0 * age_idx) * (1.0 - 0.2 * min(shift, 2.0)))))
+    tenure = np.minimum(120, np.round(rng.gamma(1.5, (12.0 + 1.0 * age_idx) * (1.0 - 0.2 * min(shift, 2.0)))))
     monthly = np.minimum(
         1000.0, 20.0 + 25.0 * fiber + 15.0 * dsl + rng.lognormal(np.log(30.0), 0.5, rows) * (1 + 0.25 * shift)
     )

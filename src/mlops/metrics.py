@@ -34,6 +34,24 @@ def headline(y: np.ndarray, proba: np.ndarray, threshold: float) -> dict[str, fl
     }
 
 
+# Probability-based metrics usable by the gates, with the direction in which they improve.
+SCORERS: dict[str, tuple[Any, bool]] = {
+    "roc_auc": (skm.roc_auc_score, True),
+    "pr_auc": (skm.average_precision_score, True),
+    "log_loss": (lambda y, p: skm.log_loss(y, p, labels=[0, 1]), False),
+    "brier": (skm.brier_score_loss, False),
+}
+
+
+def score(metric: str, y: np.ndarray, proba: np.ndarray) -> float:
+    """A probability-based metric by name (see SCORERS); NaN when any score is not a finite number."""
+    if metric not in SCORERS:
+        raise ValueError(f"unknown metric {metric!r}: use one of {sorted(SCORERS)}")
+    if not np.isfinite(proba).all():
+        return float("nan")  # a model emitting NaN / inf has no metric, and a NaN never passes a gate
+    return float(SCORERS[metric][0](y, proba))
+
+
 def _thin(n: int, max_points: int) -> np.ndarray:
     """Indices of at most `max_points` evenly spaced points, always keeping the first and the last."""
     if n <= max_points:

@@ -103,3 +103,70 @@ def describe_errors(exc: ValidationError, prefix: str = "") -> str:
         key = ".".join(str(p) for p in (prefix, *err["loc"]) if p != "")
         parts.append(f"{key}: {err['msg']}" if key else err["msg"])
     return "; ".join(parts)
+
+
+class PerformanceGate(_Section):
+    enabled: bool = True
+    min: dict[str, float] = Field(default_factory=dict)  # floors, for metrics where higher is better
+    max: dict[str, float] = Field(default_factory=dict)  # ceilings, for log_loss and brier
+
+
+class ChampionGate(_Section):
+    enabled: bool = True
+    metric: Literal["roc_auc", "pr_auc", "log_loss", "brier"] = "roc_auc"
+    tolerance: float = Field(default=0.005, ge=0.0)
+    confidence: float = Field(default=0.95, gt=0.5, lt=1.0)
+    bootstrap_samples: int = Field(default=500, ge=100)
+    seed: int = 42
+
+
+class RobustnessGate(_Section):
+    enabled: bool = True
+    metric: Literal["roc_auc", "pr_auc"] = "roc_auc"
+    noise_std: float = Field(default=0.1, ge=0.0)
+    missing_rate: float = Field(default=0.1, ge=0.0, le=1.0)
+    category_swap_rate: float = Field(default=0.05, ge=0.0, le=1.0)
+    max_drop: float = Field(default=0.03, ge=0.0)
+    seed: int = 42
+
+
+class FairnessGate(_Section):
+    enabled: bool = True
+    max_demographic_parity_difference: float = Field(default=0.1, ge=0.0, le=1.0)
+    max_equal_opportunity_difference: float = Field(default=0.1, ge=0.0, le=1.0)
+    min_group_roc_auc: float = Field(default=0.7, ge=0.0, le=1.0)
+    min_group_size: int = Field(default=100, ge=1)
+
+
+class DirectionalRule(_Section):
+    column: str
+    delta: float
+    direction: Literal["increase", "decrease"]
+
+
+class BehaviourGate(_Section):
+    enabled: bool = True
+    rows: int = Field(default=1000, gt=0)
+    seed: int = 42
+    tolerance: float = Field(default=1e-9, ge=0.0)
+    invariance: list[str] = Field(default_factory=list)
+    directional: list[DirectionalRule] = Field(default_factory=list)
+
+
+class OperationalGate(_Section):
+    enabled: bool = True
+    max_p99_latency_ms: float = Field(default=50.0, gt=0.0)
+    latency_samples: int = Field(default=300, ge=20)
+    min_throughput_rows_per_s: float = Field(default=20_000.0, gt=0.0)
+    batch_rows: int = Field(default=10_000, gt=0)
+    max_model_size_mb: float = Field(default=25.0, gt=0.0)
+    max_peak_memory_mb: float = Field(default=300.0, gt=0.0)
+
+
+class GatesParams(_Section):
+    performance: PerformanceGate = PerformanceGate()
+    champion: ChampionGate = ChampionGate()
+    robustness: RobustnessGate = RobustnessGate()
+    fairness: FairnessGate = FairnessGate()
+    behaviour: BehaviourGate = BehaviourGate()
+    operational: OperationalGate = OperationalGate()

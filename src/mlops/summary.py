@@ -3,18 +3,30 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from mlops.io import read_json
 
 HEADLINE = ("roc_auc", "pr_auc", "f1", "precision", "recall", "brier")
 
 
-def render(metrics: dict[str, float], metrics_path: Path) -> str:
+def render(
+    metrics: dict[str, float], metrics_path: Path, gates: dict[str, Any] | None, gates_md: Path
+) -> str:
     figures = "  ".join(f"{k} {metrics[k]:.4f}" for k in HEADLINE if k in metrics)
+    if gates is None:
+        verdict = "not run"
+    else:
+        verdict = (
+            f"PASSED, {len(gates['results'])} checks"
+            if gates["passed"]
+            else f"FAILED: {', '.join(gates['failed'])}"
+        )
     return "\n".join(
         [
             "",
             f"Pipeline done. Holdout ({metrics.get('holdout_rows', '?')} rows): {figures}",
+            f"  gates:       {verdict} ({gates_md})",
             f"  metrics:     {metrics_path}  (compare with main: dvc metrics diff main)",
             "  reports:     reports/validation.md, reports/slices.json, reports/plots/",
             "  MLflow UI:   make mlflow-ui  (then open http://127.0.0.1:5000)",
@@ -23,6 +35,7 @@ def render(metrics: dict[str, float], metrics_path: Path) -> str:
     )
 
 
-def run(metrics_path: Path) -> int:
-    print(render(read_json(metrics_path), metrics_path))
+def run(metrics_path: Path, gates_path: Path) -> int:
+    gates = read_json(gates_path) if gates_path.exists() else None
+    print(render(read_json(metrics_path), metrics_path, gates, gates_path.with_suffix(".md")))
     return 0

@@ -1,7 +1,9 @@
-"""The real pipeline: `dvc repro` in throwaway copies of the project, on 3,000 seeded rows.
+"""The real pipeline: `dvc repro` in throwaway copies of the project, with the shipped params (50,000 rows).
 
-One cold run is shared (module fixture); tests that change something work on their own copy of it,
-so they cannot disturb each other.
+The shipped params on purpose: this is the acceptance scenario (the default model passes every gate), and
+fairness gaps on a holdout of a few hundred rows are too noisy to judge a model by. One cold run is shared
+(module fixture); tests that change something work on their own copy of it, so they cannot disturb
+each other.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from mlops.lineage import file_md5
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("dvc-pipeline")]
 
-ROWS = 3000
+ROWS = 50_000
 OUTPUTS = [
     "data/raw/customers.parquet",
     "data/processed/train.parquet",
@@ -63,9 +65,9 @@ def lock_md5(repo: Path, stage: str, path: str) -> str:
 @pytest.fixture(scope="module")
 def reproduced(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     repo = copy_project(tmp_path_factory.mktemp("pipeline"))
-    set_param(repo, "rows: 50000", f"rows: {ROWS}")
-    commit_all(repo, "small data for tests")
-    proc = run(["dvc", "repro"], repo)
+    # --force: the copy carries the committed reports, so DVC would rightly skip stages whose inputs hash
+    # the same (fresh-clone semantics, which .ci/run checks); here every stage must run for real.
+    proc = run(["dvc", "repro", "--force"], repo)
     return repo, proc.stdout
 
 
@@ -79,7 +81,7 @@ def fork(reproduced: tuple[Path, str], tmp_path: Path) -> Path:
 
 def test_cold_repro_runs_every_stage_and_writes_every_output(reproduced: tuple[Path, str]) -> None:
     repo, output = reproduced
-    assert stages_run(output) == {"ingest", "validate", "split", "train", "evaluate"}
+    assert stages_run(output) == {"ingest", "validate", "split", "train", "evaluate", "gate"}
     for rel in OUTPUTS:
         assert (repo / rel).is_file(), rel
     metrics = json.loads((repo / "reports/metrics.json").read_text())
@@ -117,11 +119,11 @@ def test_the_run_is_tracked_in_mlflow_with_lineage(reproduced: tuple[Path, str])
     assert client.get_registered_model("customer-churn").latest_versions
 
 
-def test_a_changed_model_param_reruns_only_train_and_evaluate(fork: Path) -> None:
+def test_a_changed_model_param_reruns_only_train_and_what_follows(fork: Path) -> None:
     before = json.loads((fork / "reports/metrics.json").read_text())
     set_param(fork, "max_iter: 200", "max_iter: 60")
     proc = run(["dvc", "repro"], fork)
-    assert stages_run(proc.stdout) == {"train", "evaluate"}, proc.stdout
+    assert stages_run(proc.stdout) == {"train", "evaluate", "gate"}, proc.stdout
     assert json.loads((fork / "reports/metrics.json").read_text()) != before
 
 
@@ -145,7 +147,7 @@ def test_corrupted_data_stops_at_validate_and_leaves_earlier_outputs_untouched(f
     assert report["success"] is False and report["failed"] == 2
     assert {rel: file_md5(fork / rel) for rel in DOWNSTREAM_OF_VALIDATE} == hashes
     lock_after = yaml.safe_load((fork / "dvc.lock").read_text())["stages"]
-    for stage in ("split", "train", "evaluate"):
+    for stage in ("split", "train", "evaluate", "gate"):
         assert lock_after[stage] == lock_before[stage], stage
 
 
@@ -159,3 +161,46 @@ def test_push_and_pull_through_the_default_local_remote(fork: Path) -> None:
     run(["dvc", "pull"], fork)
     assert file_md5(fork / "models/model.joblib") == model_md5
     assert "up to date" in run(["dvc", "status"], fork).stdout
+
+
+def test_the_default_model_passes_every_gate(reproduced: tuple[Path, str]) -> None:
+    repo, output = reproduced
+    gates = json.loads((repo / "reports/gates.json").read_text())
+    assert gates["passed"] is True, gates["failed"]
+    assert {r["gate"] for r in gates["results"]} == {
+        "performance",
+        "champion",
+        "robustness",
+        "fairness",
+        "behaviour",
+        "operational",
+    }
+    assert "gate: passed all" in output
+
+
+def test_a_regressed_candidate_fails_the_champion_gate_after_writing_the_reports(fork: Path) -> None:
+    # Promote the current model: production now records it (as `mlops promote` will), committed in git.
+    champion_md5 = lock_md5(fork, "train", "models/model.joblib")
+    commit = run(["git", "rev-parse", "HEAD"], fork).stdout.strip()
+    record = {
+        "environment": "production",
+        "model": {"path": "models/model.joblib", "md5": champion_md5, "commit": commit},
+    }
+    (fork / "deploy/production.yaml").write_text(yaml.safe_dump(record))
+    commit_all(fork, "promote the current model")
+    gate_lock_before = yaml.safe_load((fork / "dvc.lock").read_text())["stages"]["gate"]
+    # A candidate with far fewer boosting rounds: clearly worse on the same holdout.
+    set_param(fork, "max_iter: 200", "max_iter: 4")
+
+    proc = run(["dvc", "repro"], fork, check=False)
+
+    assert proc.returncode != 0
+    assert "failed to reproduce 'gate'" in proc.stdout + proc.stderr
+    gates = json.loads((fork / "reports/gates.json").read_text())
+    assert gates["passed"] is False and "champion/roc_auc" in gates["failed"]
+    result = next(r for r in gates["results"] if r["gate"] == "champion")
+    assert result["value"] < -0.005 and f"md5 {champion_md5[:8]}" in result["reason"]
+    assert "champion | roc_auc" in (fork / "reports/gates.md").read_text()
+    assert "champion/roc_auc" in proc.stderr
+    # The failed gate is not recorded as done: the lock still holds the previous, passing run.
+    assert yaml.safe_load((fork / "dvc.lock").read_text())["stages"]["gate"] == gate_lock_before

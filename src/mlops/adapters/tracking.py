@@ -84,10 +84,10 @@ def log_training(
     return LoggedModel(run.info.run_id, info.model_uri, str(version) if version is not None else None)
 
 
-def log_evaluation(
+def log_to_model_run(
     *, experiment: str, model_md5: str, metrics: dict[str, float], artifacts: list[Path], tags: dict[str, str]
 ) -> str:
-    """Attach evaluation metrics and report files to the run that trained this model file.
+    """Attach metrics, tags and report files to the run that trained this model file (found by its md5).
 
     When no such run exists (the model came from the DVC cache into a fresh tracking store), a new run is
     created with the same model tag, so nothing evaluated is ever lost from tracking.
@@ -104,7 +104,7 @@ def log_evaluation(
     run_id = found[0].info.run_id if found else None
     with mlflow.start_run(run_id=run_id, run_name=None if run_id else "evaluate") as run:
         mlflow.set_tags({**tags, MODEL_MD5_TAG: model_md5})
-        mlflow.log_metrics({f"test_{k}": float(v) for k, v in metrics.items() if np.isfinite(v)})
+        mlflow.log_metrics({k: float(v) for k, v in metrics.items() if np.isfinite(v)})
         for path in artifacts:
             mlflow.log_artifact(str(path), artifact_path="reports")
         return str(run.info.run_id)

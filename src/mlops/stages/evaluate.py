@@ -10,7 +10,7 @@ import pandas as pd
 from sklearn.inspection import permutation_importance
 
 from mlops import metrics
-from mlops.adapters.tracking import log_evaluation
+from mlops.adapters.tracking import log_to_model_run
 from mlops.contract import Contract, load_contract
 from mlops.io import load_model, read_table, write_json
 from mlops.lineage import file_md5, git_state
@@ -80,10 +80,10 @@ def run(
         written.append(plots_dir / f"{name}.json")
     write_json(result["slices"], slices_out)
     written.append(slices_out)
-    run_id = log_evaluation(
+    run_id = log_to_model_run(
         experiment=train_params.mlflow.experiment,
         model_md5=file_md5(model_path),
-        metrics={k: float(v) for k, v in result["metrics"].items()},
+        metrics={f"test_{k}": float(v) for k, v in result["metrics"].items()},
         artifacts=written,
         tags={
             "mlops.test_data_md5": file_md5(test_path),

@@ -1,0 +1,76 @@
+"""The deployment state in git (deploy/<env>.yaml) and fetching the model it names from DVC storage.
+
+Git is the source of truth for what runs where: the champion a candidate must beat is the model recorded
+in deploy/production.yaml, fetched by its DVC hash (local cache first, then the DVC remote at the
+recorded commit).
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from mlops.io import InputError
+from mlops.lineage import file_md5
+
+
+class DeployedModel(BaseModel):
+    """A model as recorded in an environment file: where it lives in the pipeline, its hash, its commit."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    path: str = "models/model.joblib"
+    md5: str = Field(pattern=r"^[0-9a-f]{32}$")
+    commit: str = Field(min_length=7)
+
+    @property
+    def label(self) -> str:
+        return f"md5 {self.md5[:8]} from {self.commit[:8]}"
+
+
+def deployed_model(env_file: Path) -> DeployedModel | None:
+    """The model an environment file records, or None when nothing has been deployed there yet."""
+    if not env_file.exists():
+        return None
+    raw = yaml.safe_load(env_file.read_text()) or {}
+    if raw.get("model") is None:
+        return None
+    try:
+        return DeployedModel.model_validate(raw["model"])
+    except ValidationError as exc:
+        from mlops.params import describe_errors
+
+        raise InputError(f"{env_file}: {describe_errors(exc, 'model')}") from exc
+
+
+def _cache_path(repo: Path, md5: str) -> Path:
+    return repo / ".dvc" / "cache" / "files" / "md5" / md5[:2] / md5[2:]
+
+
+def load_deployed_model(model: DeployedModel, repo: Path = Path()) -> Any:
+    """Load the recorded model: from the local DVC cache, else from the DVC remote at its commit.
+
+    The bytes are checked against the recorded md5, so a wrong file can never pass as the champion.
+    """
+    import joblib
+
+    cached = _cache_path(repo, model.md5)
+    if cached.exists() and file_md5(cached) == model.md5:
+        return joblib.load(cached)
+    import hashlib
+
+    import dvc.api
+
+    try:
+        data = dvc.api.read(model.path, repo=str(repo), rev=model.commit, mode="rb")
+    except Exception as exc:  # DVC raises many types (missing rev, no remote, not in storage)
+        raise InputError(f"cannot fetch the deployed model {model.label}: {exc}") from exc
+    if hashlib.md5(data, usedforsecurity=False).hexdigest() != model.md5:
+        raise InputError(
+            f"the model at {model.commit}:{model.path} does not match the recorded md5 {model.md5}"
+        )
+    return joblib.load(io.BytesIO(data))

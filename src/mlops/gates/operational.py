@@ -1,0 +1,103 @@
+"""Gate `operational`: p99 single-record latency, batch throughput, model file size, peak memory.
+
+Latency and throughput are measured in process CPU time (all threads), not wall time: the gate judges what
+the model costs, not how busy the CI runner is, so a good model cannot fail because a neighbour took the
+core, and a model that burns CPU fails wherever it runs. Wall-clock serving latency under load is the
+serving benchmark's job. Memory is what Python's allocator tracks (tracemalloc, numpy included): stable
+across runs, unlike process RSS. Everything is measured with native thread pools limited to one thread: a
+per-core cost (one serving worker per core), free of OpenMP spin-waiting that would inflate CPU time on a
+loaded machine. The values still vary a little between runs.
+"""
+
+from __future__ import annotations
+
+import gc
+import time
+import tracemalloc
+from collections.abc import Callable
+
+import numpy as np
+import pandas as pd
+
+from mlops.gates.result import GateResult, bounded
+from mlops.params import OperationalGate
+
+WARMUP_CALLS = 20
+MB = 1024 * 1024
+
+
+def p99_latency_ms(predict: Callable[[pd.DataFrame], np.ndarray], x: pd.DataFrame, samples: int) -> float:
+    singles = [x.iloc[[i % len(x)]] for i in range(samples)]
+    for one in singles[:WARMUP_CALLS]:
+        predict(one)
+    # Like timeit: no garbage collection while timing, or one collection pause becomes "the p99".
+    gc_was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        timings = [_cpu_seconds(predict, one) for one in singles]
+    finally:
+        if gc_was_enabled:
+            gc.enable()
+    return float(np.percentile(timings, 99) * 1000.0)
+
+
+def throughput_and_memory(
+    predict: Callable[[pd.DataFrame], np.ndarray], x: pd.DataFrame, rows: int
+) -> tuple[float, float]:
+    """(rows per second of one batch call, best of 3; peak MB allocated during one batch call)."""
+    batch = x.iloc[np.arange(rows) % len(x)]
+    predict(batch.head(100))
+    best = min(_cpu_seconds(predict, batch) for _ in range(3))
+    tracemalloc.start()
+    try:
+        predict(batch)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    return rows / best, peak / MB
+
+
+def _cpu_seconds(predict: Callable[[pd.DataFrame], np.ndarray], frame: pd.DataFrame) -> float:
+    start = time.process_time()
+    predict(frame)
+    return max(time.process_time() - start, 1e-9)
+
+
+def check(
+    predict: Callable[[pd.DataFrame], np.ndarray], x: pd.DataFrame, model_bytes: int, params: OperationalGate
+) -> list[GateResult]:
+    throughput, peak_mb = throughput_and_memory(predict, x, params.batch_rows)
+    return [
+        bounded(
+            "operational",
+            "p99_latency_ms",
+            p99_latency_ms(predict, x, params.latency_samples),
+            params.max_p99_latency_ms,
+            "<=",
+            f"p99 CPU ms of {params.latency_samples} single-record predictions",
+        ),
+        bounded(
+            "operational",
+            "throughput_rows_per_s",
+            throughput,
+            params.min_throughput_rows_per_s,
+            ">=",
+            f"rows per CPU second predicting one batch of {params.batch_rows}",
+        ),
+        bounded(
+            "operational",
+            "model_size_mb",
+            model_bytes / MB,
+            params.max_model_size_mb,
+            "<=",
+            "serialized model file, MB",
+        ),
+        bounded(
+            "operational",
+            "peak_memory_mb",
+            peak_mb,
+            params.max_peak_memory_mb,
+            "<=",
+            f"peak MB allocated while predicting {params.batch_rows} rows",
+        ),
+    ]

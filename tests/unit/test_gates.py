@@ -1,0 +1,93 @@
+"""Pure gate logic: results and checklist, performance limits, the paired bootstrap, perturbations."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from mlops.contract import Contract
+from mlops.gates import champion, performance, robustness
+from mlops.gates.result import bounded, markdown, note, report
+from mlops.generate import generate
+from mlops.params import ChampionGate, PerformanceGate
+
+
+def test_bounded_checks_both_directions_and_never_passes_nan() -> None:
+    assert bounded("g", "c", 0.8, 0.75, ">=", "auc").passed
+    assert not bounded("g", "c", 0.7, 0.75, ">=", "auc").passed
+    assert bounded("g", "c", 10.0, 50.0, "<=", "ms").passed
+    undefined = bounded("g", "c", float("nan"), 0.75, ">=", "auc")
+    assert not undefined.passed and undefined.value is None and "non-finite" in undefined.reason
+
+
+def test_checklist_names_every_failure_with_its_numbers() -> None:
+    results = [
+        bounded("performance", "roc_auc", 0.71, 0.75, ">=", "holdout roc_auc"),
+        note("champion", "roc_auc", True, "no champion"),
+    ]
+    data = report(results, disabled=["operational"])
+    assert data["passed"] is False and data["failed"] == ["performance/roc_auc"]
+    md = markdown(data)
+    assert "FAILED (1 of 2 checks)" in md
+    assert "| ❌ | performance | roc_auc | 0.71 | >= 0.75 |" in md
+    assert "Disabled in params.yaml: operational" in md
+
+
+def test_performance_floors_and_ceilings() -> None:
+    metrics = {"roc_auc": 0.8, "recall": 0.4, "brier": 0.2}
+    results = performance.check(
+        metrics, PerformanceGate(min={"roc_auc": 0.75, "recall": 0.45}, max={"brier": 0.15})
+    )
+    assert [(r.check, r.passed) for r in results] == [("roc_auc", True), ("recall", False), ("brier", False)]
+    with pytest.raises(ValueError, match=r"\['f2'\]"):
+        performance.check(metrics, PerformanceGate(min={"f2": 0.5}))
+
+
+def _scores(seed: int, n: int = 4000) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 2, n)
+    return y, 1.0 / (1.0 + np.exp(-(2.0 * y - 1.0 + rng.normal(0, 1.2, n))))
+
+
+def test_a_model_compared_with_itself_passes() -> None:
+    y, p = _scores(0)
+    (result,) = champion.check(y, p, p.copy(), "itself", ChampionGate(bootstrap_samples=200))
+    assert result.passed and result.value == 0.0
+
+
+def test_a_clearly_worse_candidate_fails_with_its_interval() -> None:
+    y, good = _scores(0)
+    worse = np.clip(good + np.random.default_rng(1).normal(0, 0.4, len(good)), 0, 1)
+    (result,) = champion.check(y, worse, good, "production", ChampionGate(bootstrap_samples=200))
+    assert not result.passed
+    assert result.value is not None and result.value < -0.005
+    assert result.details["ci_high"] < 0
+    assert "candidate - champion (production)" in result.reason and "CI" in result.reason
+
+
+def test_no_champion_passes_and_says_so() -> None:
+    y, p = _scores(0)
+    (result,) = champion.check(y, p, None, "nothing deployed", ChampionGate())
+    assert result.passed and "first model passes" in result.reason
+
+
+def test_lower_is_better_metrics_are_oriented() -> None:
+    y, good = _scores(0)
+    worse = np.clip(good * 0.5 + 0.25, 0, 1)  # squashed toward 0.5: worse log loss, same ranking
+    diff, _low, high = champion.paired_bootstrap(y, worse, good, "log_loss", 200, 0.95, 0)
+    assert diff < 0 and high < 0  # negative = candidate worse, whatever the metric's direction
+
+
+def test_perturbations_respect_the_contract(contract: Contract, small_frame: pd.DataFrame) -> None:
+    rng = np.random.default_rng(0)
+    noisy = robustness.add_noise(small_frame, contract, ["tenure_months", "monthly_charges"], 0.5, rng)
+    assert (noisy["tenure_months"] == noisy["tenure_months"].round()).all()
+    assert noisy["tenure_months"].between(0, 120).all()
+    assert not noisy["monthly_charges"].equals(small_frame["monthly_charges"])
+    blanked = robustness.blank_values(small_frame, ["support_calls"], 0.2, rng)
+    assert 0.15 < blanked["support_calls"].isna().mean() < 0.25
+    swapped = robustness.swap_categories(small_frame, contract, ["region"], 0.3, rng)
+    assert set(swapped["region"]) <= set(contract.columns["region"].values or ())  # noqa: PD011 (contract field)
+    assert (swapped["region"] != small_frame["region"]).mean() > 0.1
+    pd.testing.assert_frame_equal(small_frame, generate(2000, seed=7))  # the shared input was not modified
