@@ -179,7 +179,9 @@ def test_the_default_model_passes_every_gate(reproduced: tuple[Path, str]) -> No
 
 
 def test_a_regressed_candidate_fails_the_champion_gate_after_writing_the_reports(fork: Path) -> None:
-    # Promote the current model: production now records it (as `mlops promote` will), committed in git.
+    # Promote the current model: production now records it (as `mlops promote` will), committed in git,
+    # with the commit whose dvc.lock holds that model.
+    commit_all(fork, "pipeline run")
     champion_md5 = lock_md5(fork, "train", "models/model.joblib")
     commit = run(["git", "rev-parse", "HEAD"], fork).stdout.strip()
     record = {
@@ -188,6 +190,9 @@ def test_a_regressed_candidate_fails_the_champion_gate_after_writing_the_reports
     }
     (fork / "deploy/production.yaml").write_text(yaml.safe_dump(record))
     commit_all(fork, "promote the current model")
+    # The champion must come from DVC storage, as on a CI runner: push it, then empty the local cache.
+    run(["dvc", "push"], fork)
+    shutil.rmtree(fork / ".dvc" / "cache")
     gate_lock_before = yaml.safe_load((fork / "dvc.lock").read_text())["stages"]["gate"]
     # A candidate with far fewer boosting rounds: clearly worse on the same holdout.
     set_param(fork, "max_iter: 200", "max_iter: 4")

@@ -9,6 +9,7 @@ from pathlib import Path
 import joblib
 import numpy as np
 from sklearn.metrics import roc_auc_score
+from threadpoolctl import threadpool_limits
 
 from mlops.adapters.tracking import MODEL_MD5_TAG, log_training, tracking_uri
 from mlops.contract import load_contract
@@ -24,7 +25,10 @@ def run(params_path: Path, contract_path: Path, train_path: Path, model_out: Pat
     df = read_table(train_path)
     columns = input_columns(contract)
     x, y = df[columns], (df[contract.target] == contract.positive_label).to_numpy(dtype=int)
-    model = build_pipeline(contract, params).fit(x, y)
+    # One native thread: parallel histogram sums round differently with another thread count, so the model's
+    # bytes (and dvc.lock) would depend on the machine's cores (measured: 1 and 2 threads, two md5s).
+    with threadpool_limits(limits=1):
+        model = build_pipeline(contract, params).fit(x, y)
     proba = model.predict_proba(x)[:, 1]
 
     # The model file appears only once the MLflow run holds it: dump to a temp file beside the target,

@@ -1,0 +1,54 @@
+"""deploy/<env>.yaml parsing: nothing deployed, a recorded model, and malformed records named."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import joblib
+import pytest
+
+from mlops.deploy_state import DeployedModel, deployed_model, load_deployed_model
+from mlops.io import InputError
+from mlops.lineage import file_md5
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_the_shipped_production_file_records_no_model_yet() -> None:
+    assert deployed_model(ROOT / "deploy" / "production.yaml") is None
+
+
+def test_a_missing_file_means_nothing_deployed(tmp_path: Path) -> None:
+    assert deployed_model(tmp_path / "staging.yaml") is None
+
+
+def test_a_recorded_model_is_read(tmp_path: Path) -> None:
+    env = tmp_path / "production.yaml"
+    env.write_text(
+        "model:\n  path: models/model.joblib\n  md5: " + "a" * 32 + "\n  commit: 0123456789abcdef\n"
+    )
+    model = deployed_model(env)
+    assert model == DeployedModel(path="models/model.joblib", md5="a" * 32, commit="0123456789abcdef")
+    assert model is not None and model.label == "md5 aaaaaaaa from 01234567"
+
+
+def test_a_malformed_record_names_the_field(tmp_path: Path) -> None:
+    env = tmp_path / "production.yaml"
+    env.write_text("model:\n  md5: not-a-hash\n  commit: abc1234\n")
+    with pytest.raises(InputError, match=r"model\.md5"):
+        deployed_model(env)
+
+
+def test_a_cached_model_is_loaded_and_a_wrong_hash_is_refused(tmp_path: Path) -> None:
+    blob = tmp_path / "blob"
+    joblib.dump({"weights": [1, 2, 3]}, blob)
+    md5 = file_md5(blob)
+    cache = tmp_path / ".dvc" / "cache" / "files" / "md5" / md5[:2] / md5[2:]
+    cache.parent.mkdir(parents=True)
+    blob.rename(cache)
+    assert load_deployed_model(DeployedModel(md5=md5, commit="abc1234"), repo=tmp_path) == {
+        "weights": [1, 2, 3]
+    }
+    # Not in the cache and no DVC repository to fetch from: a clear error, never a wrong model.
+    with pytest.raises(InputError, match="cannot fetch the deployed model md5 bbbbbbbb"):
+        load_deployed_model(DeployedModel(md5="b" * 32, commit="abc1234"), repo=tmp_path)
