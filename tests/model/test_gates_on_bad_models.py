@@ -19,6 +19,7 @@ from sklearn.pipeline import Pipeline
 from mlops.contract import Contract
 from mlops.gates.result import GateResult
 from mlops.generate import generate
+from mlops.io import InputError
 from mlops.metrics import headline
 from mlops.modeling import build_pipeline, input_columns
 from mlops.params import GatesParams, TrainParams, load_section
@@ -215,3 +216,44 @@ def test_an_oversized_model_fails_the_size_budget(
     bad = failed(gate(contract, setup, model, model_bytes=size))
     result = bad["operational/model_size_mb"]
     assert result.value is not None and result.value > 25 and "serialized model file" in result.reason
+
+
+def test_a_champion_that_cannot_be_compared_fails_with_the_reason(
+    contract: Contract, setup: dict[str, Any]
+) -> None:
+    def unreachable(frame: pd.DataFrame) -> tuple[np.ndarray | None, str]:
+        raise InputError("cannot fetch the deployed model md5 0123abcd from deadbeef: no storage files")
+
+    results, _ = run_gates(
+        gates=setup["gates"],
+        contract=contract,
+        features=contract.features(),
+        threshold=0.3,
+        model=setup["model"],
+        holdout=setup["holdout"],
+        metrics={"roc_auc": 0.8, "pr_auc": 0.5, "recall": 0.6},
+        model_bytes=1000,
+        champion_proba=unreachable,
+    )
+    (champ,) = [r for r in results if r.gate == "champion"]
+    assert not champ.passed and "cannot fetch the deployed model md5 0123abcd" in champ.reason
+
+
+def test_a_champion_that_cannot_read_the_holdout_is_named(
+    contract: Contract, setup: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mlops.lineage import file_md5
+    from mlops.stages.gate import _champion
+
+    blob = tmp_path / "champion.joblib"
+    joblib.dump(setup["model"], blob)
+    md5 = file_md5(blob)
+    cached = tmp_path / ".dvc" / "cache" / "files" / "md5" / md5[:2] / md5[2:]
+    cached.parent.mkdir(parents=True)
+    blob.rename(cached)
+    production = tmp_path / "production.yaml"
+    production.write_text(f"model:\n  path: models/model.joblib\n  md5: {md5}\n  commit: abc1234\n")
+    monkeypatch.chdir(tmp_path)
+    holdout = setup["holdout"][input_columns(contract)].drop(columns=["region"])  # the contract changed
+    with pytest.raises(InputError, match=r"cannot score this holdout: .*region.*disable gates.champion"):
+        _champion(production, "f" * 32, holdout)

@@ -32,7 +32,13 @@ def _champion(production: Path, candidate_md5: str, x: pd.DataFrame) -> tuple[np
     if recorded.md5 == candidate_md5:
         return None, f"the candidate is the production model ({recorded.label})"
     model = load_deployed_model(recorded)
-    return np.asarray(model.predict_proba(x)[:, 1]), f"production, {recorded.label}"
+    try:
+        return np.asarray(model.predict_proba(x)[:, 1]), f"production, {recorded.label}"
+    except Exception as exc:  # e.g. the contract changed: the champion cannot read the candidate's holdout
+        raise InputError(
+            f"the champion ({recorded.label}) cannot score this holdout: {type(exc).__name__}: {exc}. "
+            "If the data contract changed on purpose, disable gates.champion in this pull request."
+        ) from exc
 
 
 def run_gates(
