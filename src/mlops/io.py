@@ -57,6 +57,10 @@ def write_parquet(df: pd.DataFrame, path: str | Path) -> None:
     _atomic(path, lambda tmp: df.to_parquet(tmp, index=False))
 
 
+def write_bytes(data: bytes, path: str | Path) -> None:
+    _atomic(path, lambda tmp: tmp.write_bytes(data))
+
+
 def write_text(text: str, path: str | Path) -> None:
     _atomic(path, lambda tmp: tmp.write_text(text))
 

@@ -94,6 +94,18 @@ def log_to_model_run(
     """
     mlflow = _mlflow()
     mlflow.set_experiment(experiment)
+    run_id = find_model_run(experiment=experiment, model_md5=model_md5)
+    with mlflow.start_run(run_id=run_id, run_name=None if run_id else "evaluate") as run:
+        mlflow.set_tags({**tags, MODEL_MD5_TAG: model_md5})
+        mlflow.log_metrics({k: float(v) for k, v in metrics.items() if np.isfinite(v)})
+        for path in artifacts:
+            mlflow.log_artifact(str(path), artifact_path="reports")
+        return str(run.info.run_id)
+
+
+def find_model_run(*, experiment: str, model_md5: str) -> str | None:
+    """The latest run of `experiment` tagged with this model file's md5, or None (read-only)."""
+    mlflow = _mlflow()
     found = mlflow.search_runs(
         experiment_names=[experiment],
         filter_string=f"tags.`{MODEL_MD5_TAG}` = '{model_md5}'",
@@ -101,10 +113,4 @@ def log_to_model_run(
         max_results=1,
         output_format="list",
     )
-    run_id = found[0].info.run_id if found else None
-    with mlflow.start_run(run_id=run_id, run_name=None if run_id else "evaluate") as run:
-        mlflow.set_tags({**tags, MODEL_MD5_TAG: model_md5})
-        mlflow.log_metrics({k: float(v) for k, v in metrics.items() if np.isfinite(v)})
-        for path in artifacts:
-            mlflow.log_artifact(str(path), artifact_path="reports")
-        return str(run.info.run_id)
+    return str(found[0].info.run_id) if found else None

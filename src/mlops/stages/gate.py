@@ -122,7 +122,8 @@ def run(
         model_bytes=model_path.stat().st_size,
         champion_proba=lambda x: _champion(production, model_md5, x),
     )
-    data = report(results, disabled)
+    # The model's md5 ties this report to the model it judged (the PR report checks it is current).
+    data = {"model_md5": model_md5, **report(results, disabled)}
     write_json(data, report_json)
     write_text(markdown(data), report_md)
     log_to_model_run(
