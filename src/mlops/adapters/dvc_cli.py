@@ -1,0 +1,62 @@
+"""DVC 3 adapter for the PR report: params, metrics and plots diffs against a git revision, and stage status.
+
+The CLI's `--json` output is DVC's documented interface for these diffs (its Python internals changed across
+3.x), so each call is `python -m dvc ... --json` in the project directory, parsed here and nowhere else.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from mlops.io import InputError
+
+
+def _dvc(args: list[str], cwd: Path) -> str:
+    proc = subprocess.run(
+        [sys.executable, "-m", "dvc", *args], cwd=cwd, capture_output=True, text=True, check=False
+    )
+    if proc.returncode != 0:
+        detail = (proc.stderr or proc.stdout).strip().splitlines()
+        raise InputError(f"`dvc {' '.join(args)}` failed: {detail[-1] if detail else 'no output'}")
+    return proc.stdout
+
+
+def _json(args: list[str], cwd: Path) -> Any:
+    out = _dvc([*args, "--json"], cwd).strip()
+    return json.loads(out) if out else {}
+
+
+def params_diff(base: str, cwd: Path) -> dict[str, dict[str, Any]]:
+    """Changed params, flattened: {"train.hist_gradient_boosting.learning_rate": {"old": .., "new": ..}}."""
+    per_file: dict[str, dict[str, dict[str, Any]]] = _json(["params", "diff", base], cwd)
+    return {key: change for changes in per_file.values() for key, change in changes.items()}
+
+
+def metrics_diff(base: str, cwd: Path) -> dict[str, dict[str, Any]]:
+    """Every metric (changed or not) of the workspace against `base`: {"roc_auc": {"old", "new", "diff"}}."""
+    per_file: dict[str, dict[str, dict[str, Any]]] = _json(["metrics", "diff", base, "--all"], cwd)
+    return {key: change for changes in per_file.values() for key, change in changes.items()}
+
+
+def plots_diff(base: str, cwd: Path) -> dict[str, dict[str, Any]]:
+    """One Vega-Lite spec per plot of dvc.yaml, data of `base` and the workspace inlined (renders offline)."""
+    data: dict[str, list[dict[str, Any]]] = _json(["plots", "diff", base], cwd).get("data", {})
+    return {name: entries[0]["content"] for name, entries in data.items() if entries}
+
+
+def changed_stages(cwd: Path) -> set[str]:
+    """Stages whose recorded state in dvc.lock no longer matches the workspace (`dvc status`)."""
+    return set(_json(["status"], cwd))
+
+
+def stage_edges(cwd: Path) -> tuple[list[str], list[tuple[str, str]]]:
+    """The pipeline's stages (in dvc.yaml order) and its dependency edges, from `dvc dag --dot`."""
+    dot = _dvc(["dag", "--dot"], cwd)
+    nodes = re.findall(r'^"([^"]+)";$', dot, flags=re.MULTILINE)
+    edges = re.findall(r'^"([^"]+)" -> "([^"]+)";$', dot, flags=re.MULTILINE)
+    return nodes, [(a, b) for a, b in edges]
