@@ -15,10 +15,11 @@ from pathlib import Path
 
 import pytest
 import yaml
-from tests.conftest import commit_all, copy_project, run
 
 from mlops.generate import generate
 from mlops.lineage import file_md5
+from tests.conftest import commit_all, run
+from tests.pipeline.conftest import set_param
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("dvc-pipeline")]
 
@@ -45,14 +46,6 @@ DOWNSTREAM_OF_VALIDATE = [
 ]
 
 
-def set_param(repo: Path, old: str, new: str) -> None:
-    """Edit params.yaml textually (keeps its comments), failing loudly if the anchor is not there."""
-    path = repo / "params.yaml"
-    text = path.read_text()
-    assert old in text, f"{old!r} not in params.yaml"
-    path.write_text(text.replace(old, new, 1))
-
-
 def stages_run(output: str) -> set[str]:
     return set(re.findall(r"Running stage '([^']+)'", output))
 
@@ -60,23 +53,6 @@ def stages_run(output: str) -> set[str]:
 def lock_md5(repo: Path, stage: str, path: str) -> str:
     lock = yaml.safe_load((repo / "dvc.lock").read_text())
     return next(o["md5"] for o in lock["stages"][stage]["outs"] if o["path"] == path)
-
-
-@pytest.fixture(scope="module")
-def reproduced(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
-    repo = copy_project(tmp_path_factory.mktemp("pipeline"))
-    # --force: the copy carries the committed reports, so DVC would rightly skip stages whose inputs hash
-    # the same (fresh-clone semantics, which .ci/run checks); here every stage must run for real.
-    proc = run(["dvc", "repro", "--force"], repo)
-    return repo, proc.stdout
-
-
-@pytest.fixture
-def fork(reproduced: tuple[Path, str], tmp_path: Path) -> Path:
-    """A private copy of the reproduced project (data, DVC cache, MLflow store and git history included)."""
-    dest = tmp_path / "fork"
-    shutil.copytree(reproduced[0], dest, symlinks=True)
-    return dest
 
 
 def test_cold_repro_runs_every_stage_and_writes_every_output(reproduced: tuple[Path, str]) -> None:
