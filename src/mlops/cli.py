@@ -103,7 +103,55 @@ def build_parser() -> argparse.ArgumentParser:
         params=False,
     )
     preview.add_argument("--png", type=Path, default=None, help="also save a screenshot here")
+    _add(
+        sub,
+        "package",
+        "Package the gated model as a BentoML model and bento, exported to --out (refuses ungated models).",
+        "contract",
+        "model",
+        "gates",
+        "test",
+        "out",
+    )
+    envs = ("staging", "production")
+    deploy = sub.add_parser("deploy", help="Deploy an environment (staging: the current gated model).")
+    deploy.add_argument("--env", choices=envs, required=True)
+    deploy.add_argument("--target", choices=("local", "kubernetes"), default="local")
+    deploy.add_argument("--params", type=Path, default=Path("params.yaml"))
+    deploy.add_argument("--contract", type=Path, default=Path("data/contract.yaml"))
+    deploy.add_argument("--model", type=Path, default=Path("models/model.joblib"))
+    deploy.add_argument("--test", type=Path, default=Path("data/processed/test.parquet"))
+    deploy.add_argument("--p95-ms", type=float, default=250.0, help="smoke latency budget, ms")
+    deploy.add_argument("--image", default=None, help="staging: the image to record")
+    smoke = sub.add_parser("smoke", help="Smoke-test a deployed environment (golden requests, latency).")
+    smoke.add_argument("--env", choices=envs, required=True)
+    smoke.add_argument("--p95-ms", type=float, default=250.0)
+    sub.add_parser("promote", help="Write deploy/production.yaml from deploy/staging.yaml.")
+    rollback = sub.add_parser("rollback", help="Restore deploy/<env>.yaml to its previous state in git.")
+    rollback.add_argument("--env", choices=envs, required=True)
+    aliases = sub.add_parser("aliases", help="Set the MLflow alias from deploy/<env>.yaml.")
+    aliases.add_argument("--env", choices=envs, required=True)
+    aliases.add_argument("--params", type=Path, default=Path("params.yaml"))
+    promotion = sub.add_parser("promotion-report", help="Markdown body of the promotion pull request.")
+    promotion.add_argument("--out", type=Path, default=Path("reports/promotion.md"))
+    stop = sub.add_parser("stop", help="Stop an environment's local server.")
+    stop.add_argument("--env", choices=envs, required=True)
     return parser
+
+
+def _deploy(args: argparse.Namespace) -> Callable[[], int]:
+    from mlops.serving import deploy
+
+    return {
+        "deploy": lambda: deploy.run_deploy(
+            args.env, args.target, args.params, args.contract, args.model, args.test, args.p95_ms, args.image
+        ),
+        "smoke": lambda: deploy.run_smoke(args.env, args.p95_ms),
+        "promote": deploy.run_promote,
+        "rollback": lambda: deploy.run_rollback(args.env),
+        "stop": lambda: deploy.run_stop(args.env),
+        "aliases": lambda: deploy.run_aliases(args.env, args.params),
+    }[args.command]
 
 
 def _preview(report: Path, png: Path | None) -> int:
@@ -119,18 +167,33 @@ def _preview(report: Path, png: Path | None) -> int:
     return 0
 
 
-def _dispatch(args: argparse.Namespace) -> Callable[[], int]:
-    """Map a parsed command to its stage's run(), importing that stage only."""
-    if args.command == "summary":
-        from mlops import summary
+# Commands that are not pipeline stages: (module, function, argument names), imported only when called.
+OPERATIONS: dict[str, tuple[str, str, tuple[str, ...]]] = {
+    "summary": ("mlops.summary", "run", ("metrics", "gates")),
+    "pr-target": ("mlops.pr_artifact", "run", ("artifact",)),
+    "promotion-report": ("mlops.serving.promotion", "run", ("out",)),
+    "package": ("mlops.serving.package", "run", ("params", "contract", "model", "gates", "test", "out")),
+}
+DEPLOY_COMMANDS = ("deploy", "smoke", "promote", "rollback", "stop", "aliases")
 
-        return lambda: summary.run(args.metrics, args.gates)
-    if args.command == "pr-target":
-        from mlops import pr_artifact
 
-        return lambda: pr_artifact.run(args.artifact)
+def _operation(args: argparse.Namespace) -> Callable[[], int] | None:
+    a = vars(args)
+    if args.command in OPERATIONS:
+        module, function, names = OPERATIONS[args.command]
+        return lambda: int(getattr(importlib.import_module(module), function)(*(a[n] for n in names)))
     if args.command == "report-preview":
         return lambda: _preview(args.report, args.png)
+    if args.command in DEPLOY_COMMANDS:
+        return _deploy(args)
+    return None
+
+
+def _dispatch(args: argparse.Namespace) -> Callable[[], int]:
+    """Map a parsed command to its stage's run(), importing that stage only."""
+    operation = _operation(args)
+    if operation is not None:
+        return operation
     module = importlib.import_module(f"mlops.stages.{args.command}")
     calls: dict[str, Callable[[], int]] = {
         "ingest": lambda: module.run(args.params, args.contract, args.out),

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -74,3 +74,47 @@ def load_deployed_model(model: DeployedModel, repo: Path = Path()) -> Any:
             f"the model at {model.commit}:{model.path} does not match the recorded md5 {model.md5}"
         )
     return joblib.load(io.BytesIO(data))
+
+
+class ChallengerRecord(BaseModel):
+    """A second model beside the champion: `split` answers `share` of requests (sticky by request id),
+    `shadow` scores every request without answering (its predictions are only logged)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    model: DeployedModel
+    mode: Literal["split", "shadow"] = "shadow"
+    share: float = Field(default=0.0, ge=0.0, le=1.0)
+
+
+class EnvRecord(BaseModel):
+    """deploy/<env>.yaml: what runs in one environment. Git history of this file is the deploy history."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    environment: Literal["staging", "production"]
+    model: DeployedModel | None = None
+    challenger: ChallengerRecord | None = None
+    image: str | None = None  # container image (set by the deploy workflow for the kubernetes target)
+
+
+def read_record(env_file: Path) -> EnvRecord:
+    if not env_file.exists():
+        raise InputError(f"{env_file} not found")
+    try:
+        return EnvRecord.model_validate(yaml.safe_load(env_file.read_text()) or {})
+    except ValidationError as exc:
+        from mlops.params import describe_errors
+
+        raise InputError(f"{env_file}: {describe_errors(exc, env_file.stem)}") from exc
+
+
+def write_record(record: EnvRecord, env_file: Path) -> None:
+    from mlops.io import write_text
+
+    header = (
+        f"# What runs in {record.environment}. Changed by pull request only (mlops promote writes it);\n"
+        "# rollback is a revert of the commit that changed it. The gate's champion is production's model.\n"
+    )
+    body = yaml.safe_dump(record.model_dump(mode="json", exclude_none=False), sort_keys=False)
+    write_text(header + body, env_file)

@@ -114,3 +114,19 @@ def find_model_run(*, experiment: str, model_md5: str) -> str | None:
         output_format="list",
     )
     return str(found[0].info.run_id) if found else None
+
+
+def set_alias(*, registered_model: str, alias: str, model_md5: str) -> str:
+    """Point `alias` (staging / champion) at the registered version trained as this model file.
+
+    Git says what runs where; the registry alias mirrors it so MLflow users see the same truth. Raises
+    LookupError when no registered version carries the model's md5 tag (trained against another store).
+    """
+    mlflow = _mlflow()
+    client = mlflow.MlflowClient()
+    for version in client.search_model_versions(f"name = '{registered_model}'"):
+        run = client.get_run(version.run_id) if version.run_id else None
+        if run is not None and run.data.tags.get(MODEL_MD5_TAG) == model_md5:
+            client.set_registered_model_alias(registered_model, alias, version.version)
+            return str(version.version)
+    raise LookupError(f"no version of registered model {registered_model!r} was trained as md5 {model_md5}")

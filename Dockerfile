@@ -1,0 +1,102 @@
+# Serving image for the `customer-churn` bento. Built only in GitHub Actions (no Docker engine on the
+# project machines), from the repository root, after `make package` has written dist/customer-churn.bento.
+# Linted locally with `hadolint --no-color Dockerfile` (tests/unit/test_dockerfile.py).
+#
+# Needs BuildKit (the default builder of docker/build-push-action and of Docker >= 23) for `RUN --mount`.
+# No `# syntax=` line on purpose: the built-in frontend supports everything used here, and a syntax line
+# would pull an unpinned frontend image at build time.
+
+# One base for both stages: the venv built in the first stage points at this exact interpreter
+# (/usr/local/bin/python3.11). Tag AND digest: the tag says what it is, the digest makes a rebuild
+# byte-identical (a tag moves with every Debian security update). The digest is the multi-platform
+# manifest of python:3.11.13-slim-bookworm as pinned in several public repositories; bump both together.
+ARG PYTHON_IMAGE=python:3.11.13-slim-bookworm@sha256:86adf8dbadc3d6e82ee5dd2c74bec2e1c2467cdad47886280501df722372d2e1
+
+# ---------------------------------------------------------------------------------------------------
+# builder: the locked runtime dependencies, then the project, into /opt/venv
+# ---------------------------------------------------------------------------------------------------
+FROM ${PYTHON_IMAGE} AS builder
+
+# Same uv as the Makefile (UV_VERSION), installed from PyPI the same way: no second image to pin.
+ARG UV_VERSION=0.13.8
+RUN pip install --no-cache-dir --disable-pip-version-check "uv==${UV_VERSION}"
+
+# UV_PROJECT_ENVIRONMENT: build the venv at the path it has at run time (venvs are not relocatable).
+# UV_COMPILE_BYTECODE: ship .pyc files; the container's root filesystem is read-only in Kubernetes, so
+#   Python could never write them and would recompile every import on every start.
+# UV_LINK_MODE=copy: the uv cache and the venv are on different filesystems in a build; copy, don't warn.
+# UV_PYTHON_DOWNLOADS=never: use the base image's interpreter, never a downloaded one.
+# UV_NO_CACHE: the builder stage is thrown away, a cache would only slow the layer export.
+ENV UV_PROJECT_ENVIRONMENT=/opt/venv \
+    UV_COMPILE_BYTECODE=1 \
+    UV_LINK_MODE=copy \
+    UV_PYTHON_DOWNLOADS=never \
+    UV_NO_CACHE=1
+
+WORKDIR /build
+
+# Dependencies first, from the lock only: this layer is reused until pyproject.toml or uv.lock change,
+# so a code change rebuilds in seconds. --frozen: fail rather than re-resolve if the lock is stale.
+COPY pyproject.toml uv.lock ./
+RUN uv sync --frozen --no-dev --no-install-project
+
+# Then the project itself. --no-editable installs it as a regular package inside /opt/venv, so the
+# runtime stage needs no source tree. README.md is read by the build backend (project.readme).
+COPY README.md ./
+COPY src ./src
+RUN uv sync --frozen --no-dev --no-editable
+
+# ---------------------------------------------------------------------------------------------------
+# runtime: the venv, the imported bento, a non-root user
+# ---------------------------------------------------------------------------------------------------
+FROM ${PYTHON_IMAGE} AS runtime
+
+LABEL org.opencontainers.image.title="customer-churn" \
+      org.opencontainers.image.description="BentoML service for the customer-churn model"
+
+# PYTHONDONTWRITEBYTECODE: the .pyc files were compiled in the builder; never try to write more.
+# BENTOML_HOME: the bento store, owned by the service user and filled at build time (below).
+# MLOPS_PREDICTION_LOG_DIR: where the service writes its rotating JSONL prediction log; Kubernetes
+#   mounts a volume here (must match mlops.k8s.PREDICTION_LOG_DIR).
+# Telemetry off: the image must not phone home from a cluster.
+ENV PATH=/opt/venv/bin:${PATH} \
+    PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    BENTOML_HOME=/opt/bentoml \
+    BENTOML_DO_NOT_TRACK=true \
+    DO_NOT_TRACK=true \
+    MLOPS_PREDICTION_LOG_DIR=/var/lib/mlops/predictions
+
+# A fixed UID/GID (10001, above any host range) so Kubernetes can check runAsNonRoot/runAsUser against
+# the image, and volume ownership is predictable. --no-log-init: a high UID otherwise makes useradd
+# write a sparse but huge /var/log/faillog (hadolint DL3046).
+RUN groupadd --system --gid 10001 mlops \
+    && useradd --system --no-log-init --uid 10001 --gid 10001 --home-dir /home/mlops --create-home \
+       --shell /usr/sbin/nologin mlops \
+    && mkdir -p /opt/bentoml /var/lib/mlops/predictions \
+    && chown 10001:10001 /opt/bentoml /var/lib/mlops/predictions
+
+# Owned by root: the service user can run the code but not change it.
+COPY --from=builder /opt/venv /opt/venv
+
+USER 10001:10001
+WORKDIR /home/mlops
+
+# Import the exported bento (service code + model) into BENTOML_HOME at build time, so the container
+# starts without any network or store access. A bind mount instead of COPY: the .bento archive is read
+# once and never lands in a layer (COPY + rm would still ship it).
+RUN --mount=type=bind,source=dist/customer-churn.bento,target=/tmp/customer-churn.bento \
+    bentoml import /tmp/customer-churn.bento
+
+EXPOSE 3000
+
+# For `docker run` / compose only: Kubernetes ignores HEALTHCHECK and uses the probes of mlops.k8s.
+# Slim images have no curl; urllib raises (exit 1) on a refused connection or any non-2xx status.
+# start-period: importing the stack and loading the model takes seconds.
+HEALTHCHECK --interval=15s --timeout=5s --start-period=60s --retries=3 \
+    CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:3000/readyz', timeout=4)"]
+
+# Exec form: bentoml is PID 1 and receives SIGTERM directly (its process manager stops the workers
+# gracefully); a shell form would swallow the signal and the pod would be killed after the grace period.
+ENTRYPOINT ["bentoml", "serve"]
+CMD ["customer-churn:latest", "--host", "0.0.0.0", "--port", "3000"]

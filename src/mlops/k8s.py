@@ -1,0 +1,333 @@
+"""Kubernetes manifests for one environment: a hardened Deployment, its Service and an autoscaler.
+
+Rendering is pure (a typed target in, plain dicts out); `write_manifests` is the only I/O. The output is
+meant to be committed (GitOps): a cluster agent such as Argo CD or Flux applies what git holds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import re
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Literal, Self
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from mlops.deploy_state import deployed_model
+from mlops.io import InputError, write_text
+
+Environment = Literal["staging", "production"]
+Manifest = dict[str, Any]
+
+APP = "customer-churn"  # the bento name, and the `app` label of every object
+PORT = 3000  # `bentoml serve --port`, EXPOSEd by the Dockerfile
+UID = 10001  # the Dockerfile's non-root user
+PREDICTION_LOG_DIR = "/var/lib/mlops/predictions"  # same path as the Dockerfile's MLOPS_PREDICTION_LOG_DIR
+
+_DNS_LABEL = re.compile(r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$")  # RFC 1035 label: valid for every kind
+_QUANTITY = re.compile(r"^[0-9]+(\.[0-9]+)?(m|Ki|Mi|Gi|k|M|G)?$")
+_LABEL_MAX = 63
+_HASH_CHARS = 8
+
+
+class K8sTarget(BaseModel):
+    """Where and what to deploy: one environment's image, model version, size and scaling bounds."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    environment: Environment
+    namespace: str
+    image: str
+    model_version: str = Field(min_length=1)  # any text; sanitized into a label by `label_value`
+    min_replicas: int = Field(ge=1)
+    max_replicas: int = Field(ge=1)
+    cpu_request: str
+    cpu_limit: str
+    memory_request: str
+    memory_limit: str
+    cpu_target_percent: int = Field(ge=10, le=100)
+
+    @field_validator("namespace")
+    @classmethod
+    def _dns_label(cls, value: str) -> str:
+        if not _DNS_LABEL.match(value):
+            raise ValueError(f"{value!r} is not a DNS label (lowercase alnum and '-', <= 63 chars)")
+        return value
+
+    @field_validator("image")
+    @classmethod
+    def _immutable_image(cls, value: str) -> str:
+        # Git must name exactly what runs: a digest, or at least an explicit tag that is not `latest`.
+        if "@sha256:" in value:
+            return value
+        tag = value.rsplit("/", 1)[-1].partition(":")[2]
+        if not tag or tag == "latest":
+            raise ValueError(f"image {value!r} needs an explicit tag other than 'latest', or a digest")
+        return value
+
+    @field_validator("cpu_request", "cpu_limit", "memory_request", "memory_limit")
+    @classmethod
+    def _quantity(cls, value: str) -> str:
+        if not _QUANTITY.match(value):
+            raise ValueError(f"{value!r} is not a Kubernetes quantity (e.g. 250m, 1, 512Mi)")
+        return value
+
+    @model_validator(mode="after")
+    def _bounds(self) -> Self:
+        if self.max_replicas < self.min_replicas:
+            raise ValueError(f"max_replicas {self.max_replicas} < min_replicas {self.min_replicas}")
+        return self
+
+    @property
+    def name(self) -> str:
+        return f"{APP}-{self.environment}"
+
+
+# Staging is one small replica that can grow a little; production keeps two replicas so a node drain or
+# a rollout never leaves it without capacity. Memory request == limit: memory is not compressible, and a
+# pod using more than it asked for is the first one the kubelet evicts under pressure. `bentoml serve`
+# starts one worker per CPU of the container's limit (read from the cgroup): memory scales with cpu_limit.
+# Starting points, to be tuned with the load test (benchmarks/).
+DEFAULTS: dict[str, dict[str, Any]] = {
+    "staging": {
+        "min_replicas": 1,
+        "max_replicas": 2,
+        "cpu_request": "250m",
+        "cpu_limit": "1",
+        "memory_request": "768Mi",
+        "memory_limit": "768Mi",
+        "cpu_target_percent": 80,
+    },
+    "production": {
+        "min_replicas": 2,
+        "max_replicas": 6,
+        "cpu_request": "500m",
+        "cpu_limit": "2",
+        "memory_request": "1536Mi",
+        "memory_limit": "1536Mi",
+        "cpu_target_percent": 70,
+    },
+}
+
+
+def for_environment(environment: Environment, image: str, model_version: str, **overrides: Any) -> K8sTarget:
+    """The target of an environment with its defaults; `overrides` replace any field (validated)."""
+    fields = {
+        **DEFAULTS[environment],
+        "namespace": f"mlops-{environment}",
+        "environment": environment,
+        "image": image,
+        "model_version": model_version,
+        **overrides,
+    }
+    return K8sTarget.model_validate(fields)
+
+
+def label_value(text: str) -> str:
+    """A valid label value for any text: <= 63 chars of alnum, '-', '_', '.', alnum at both ends.
+
+    Invalid characters become '-'. Text too long is cut and ends with a hash of the whole text, so two
+    versions that differ only past the cut (a git SHA + an md5 is 73 chars) still get different labels.
+    """
+    clean = re.sub(r"[^A-Za-z0-9_.-]", "-", text).strip("-_.")
+    if len(clean) > _LABEL_MAX:
+        digest = hashlib.sha256(text.encode()).hexdigest()[:_HASH_CHARS]
+        clean = f"{clean[: _LABEL_MAX - _HASH_CHARS - 1].rstrip('-_.')}-{digest}"
+    return clean or "unknown"
+
+
+def _labels(target: K8sTarget) -> dict[str, str]:
+    """The selector labels: stable for the life of the Deployment (a selector is immutable)."""
+    return {"app": APP, "environment": target.environment}
+
+
+def _metadata(target: K8sTarget) -> Manifest:
+    return {"name": target.name, "namespace": target.namespace, "labels": _labels(target)}
+
+
+def _probe(path: str, period: int, failures: int) -> Manifest:
+    return {
+        "httpGet": {"path": path, "port": "http"},
+        "periodSeconds": period,
+        "timeoutSeconds": 3,
+        "failureThreshold": failures,
+    }
+
+
+def _container(target: K8sTarget) -> Manifest:
+    return {
+        "name": APP,
+        "image": target.image,
+        "imagePullPolicy": "IfNotPresent",  # the image is pinned: pulling again can only cost time
+        "ports": [{"name": "http", "containerPort": PORT, "protocol": "TCP"}],
+        "env": [{"name": "MLOPS_PREDICTION_LOG_DIR", "value": PREDICTION_LOG_DIR}],
+        # Startup: up to 60 s to import the stack before liveness may restart the container.
+        "startupProbe": _probe("/livez", period=2, failures=30),
+        # Readiness: out of the Service until the model is loaded (and whenever it cannot serve).
+        "readinessProbe": _probe("/readyz", period=5, failures=3),
+        # Liveness: restart only a process that no longer answers at all, never a merely busy one.
+        "livenessProbe": _probe("/livez", period=10, failures=3),
+        "resources": {
+            "requests": {"cpu": target.cpu_request, "memory": target.memory_request},
+            "limits": {"cpu": target.cpu_limit, "memory": target.memory_limit},
+        },
+        "securityContext": {
+            "runAsNonRoot": True,
+            "runAsUser": UID,
+            "runAsGroup": UID,
+            "allowPrivilegeEscalation": False,
+            "readOnlyRootFilesystem": True,
+            "capabilities": {"drop": ["ALL"]},
+            "seccompProfile": {"type": "RuntimeDefault"},
+        },
+        # The only writable paths: temp files (BentoML's sockets and metrics files) and the prediction log.
+        "volumeMounts": [
+            {"name": "tmp", "mountPath": "/tmp"},
+            {"name": "predictions", "mountPath": PREDICTION_LOG_DIR},
+        ],
+    }
+
+
+def _pod_template(target: K8sTarget) -> Manifest:
+    version = label_value(target.model_version)
+    return {
+        "metadata": {
+            "labels": {**_labels(target), "model-version": version},
+            "annotations": {
+                "prometheus.io/scrape": "true",
+                "prometheus.io/port": str(PORT),
+                "prometheus.io/path": "/metrics",
+                # The label may be shortened; the annotation keeps the full text.
+                "mlops/model-version": target.model_version,
+            },
+        },
+        "spec": {
+            "automountServiceAccountToken": False,  # the service never calls the Kubernetes API
+            "securityContext": {
+                "runAsNonRoot": True,
+                "runAsUser": UID,
+                "runAsGroup": UID,
+                "fsGroup": UID,
+                "seccompProfile": {"type": "RuntimeDefault"},
+            },
+            "containers": [_container(target)],
+            # emptyDir by default: the prediction log lives as long as the pod. Swap in a PVC or ship it
+            # with a log agent when it must outlive pods.
+            "volumes": [
+                {"name": "tmp", "emptyDir": {"sizeLimit": "256Mi"}},
+                {"name": "predictions", "emptyDir": {"sizeLimit": "1Gi"}},
+            ],
+        },
+    }
+
+
+def deployment(target: K8sTarget) -> Manifest:
+    """The Deployment. No `replicas`: the autoscaler owns the count, and a GitOps sync of a fixed
+    number would fight it on every reconcile."""
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": _metadata(target),
+        "spec": {
+            "selector": {"matchLabels": _labels(target)},
+            "revisionHistoryLimit": 5,
+            # Surge before removing: capacity never drops during a rollout.
+            "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}},
+            "template": _pod_template(target),
+        },
+    }
+
+
+def service(target: K8sTarget) -> Manifest:
+    """A ClusterIP Service on port 80 in front of the pods' named port."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": _metadata(target),
+        "spec": {
+            "type": "ClusterIP",
+            "selector": _labels(target),
+            "ports": [{"name": "http", "port": 80, "targetPort": "http", "protocol": "TCP"}],
+        },
+    }
+
+
+def autoscaler(target: K8sTarget) -> Manifest:
+    """An autoscaling/v2 HPA on CPU utilization (a share of the CPU request) between the replica bounds."""
+    return {
+        "apiVersion": "autoscaling/v2",
+        "kind": "HorizontalPodAutoscaler",
+        "metadata": _metadata(target),
+        "spec": {
+            "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": target.name},
+            "minReplicas": target.min_replicas,
+            "maxReplicas": target.max_replicas,
+            "metrics": [
+                {
+                    "type": "Resource",
+                    "resource": {
+                        "name": "cpu",
+                        "target": {"type": "Utilization", "averageUtilization": target.cpu_target_percent},
+                    },
+                }
+            ],
+        },
+    }
+
+
+def render(target: K8sTarget) -> list[Manifest]:
+    """All manifests of one environment, in apply order."""
+    return [deployment(target), service(target), autoscaler(target)]
+
+
+def to_yaml(manifest: Manifest) -> str:
+    """Block-style YAML in the order the manifest was built (readers expect apiVersion, kind first)."""
+    return yaml.safe_dump(manifest, sort_keys=False, default_flow_style=False)
+
+
+def write_manifests(target: K8sTarget, out_dir: Path) -> list[Path]:
+    """Write one file per object (`deployment.yaml`, ...) atomically; return the paths written."""
+    header = f"# Rendered by mlops.k8s for {target.environment}: edit the target, not this file.\n"
+    paths = []
+    for manifest in render(target):
+        path = out_dir / f"{manifest['kind'].lower()}.yaml"
+        write_text(header + to_yaml(manifest), path)
+        paths.append(path)
+    return paths
+
+
+def recorded_model_version(env_file: Path) -> str:
+    """`<commit>-<md5>` of the model an environment file (deploy/<env>.yaml) records."""
+    model = deployed_model(env_file)
+    if model is None:
+        raise InputError(f"{env_file} records no model yet: pass --model-version")
+    return f"{model.commit}-{model.md5}"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """`python -m mlops.k8s --environment staging --image IMAGE --out deploy/k8s/staging` (until the
+    `mlops` CLI grows a subcommand for it). The model version defaults to what deploy/<env>.yaml records."""
+    parser = argparse.ArgumentParser(prog="mlops.k8s", description="Render the Kubernetes manifests.")
+    parser.add_argument("--environment", choices=sorted(DEFAULTS), required=True)
+    parser.add_argument("--image", required=True, help="image reference with a tag or @sha256 digest")
+    parser.add_argument("--model-version", help="default: <commit>-<md5> from deploy/<environment>.yaml")
+    parser.add_argument("--deploy-dir", type=Path, default=Path("deploy"))
+    parser.add_argument("--out", type=Path, required=True)
+    args = parser.parse_args(argv)
+    try:
+        version = args.model_version or recorded_model_version(args.deploy_dir / f"{args.environment}.yaml")
+        target = for_environment(args.environment, args.image, version)
+    except (InputError, ValueError) as exc:  # pydantic's ValidationError is a ValueError
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    for path in write_manifests(target, args.out):
+        print(path)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""Serving: the BentoML service, its contract-derived input schema, and the prediction log."""

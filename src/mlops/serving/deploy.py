@@ -1,0 +1,314 @@
+"""`mlops deploy | smoke | promote | rollback`: environments recorded in git, served by `bentoml serve`.
+
+Target `local`: each environment has two slots (ports `base` and `base + 1`) under `.deploy/<env>/`
+(pid, log, prediction log, and `active.json` naming the slot that serves). A deploy starts the new
+version in the idle slot and smoke-tests it there; only a passing smoke switches `active.json` and stops
+the old slot. A failing smoke stops the candidate and leaves the previous version serving; in
+production it also writes the serving record back to deploy/production.yaml (automatic rollback), so
+git can be brought back in line with a revert commit (the deploy workflow pushes it).
+
+Target `kubernetes`: renders the environment's manifests (mlops.k8s), validates them offline with
+`kubernetes-validate --strict`, and applies them with kubectl when a kubeconfig is configured.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from mlops.deploy_state import DeployedModel, EnvRecord, load_deployed_model, read_record, write_record
+from mlops.io import InputError, write_text
+from mlops.lineage import file_md5, git_state
+from mlops.serving import package, smoke
+
+PORT_BASE = {"staging": 3100, "production": 3200}
+STATE = Path(".deploy")
+
+
+def env_file(env: str) -> Path:
+    return Path("deploy") / f"{env}.yaml"
+
+
+def _state(env: str) -> Path:
+    return STATE / env
+
+
+def active(env: str) -> dict[str, Any] | None:
+    path = _state(env) / "active.json"
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except OSError:
+        return False
+    return True
+
+
+def stop(pid: int, timeout: float = 30.0) -> None:
+    """SIGTERM the server's process group (graceful: the prediction log is flushed), then SIGKILL."""
+    try:
+        os.killpg(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and _alive(pid):
+        time.sleep(0.2)
+    if _alive(pid):
+        os.killpg(pid, signal.SIGKILL)
+
+
+def ensure_packaged(model: DeployedModel, holdout: Path, contract: Path, params: Path) -> str:
+    """The bento of a recorded model, packaging it (from the DVC cache or remote) when not built here yet."""
+    import bentoml
+
+    from mlops.params import EvaluateParams, TrainParams, load_section
+
+    tag = package.model_tag(model.md5)
+    try:
+        bentoml.models.get(tag)
+    except bentoml.exceptions.NotFound:
+        import joblib
+
+        loaded = load_deployed_model(model)  # md5-checked bytes from the DVC cache or remote
+        threshold = load_section(params, "evaluate", EvaluateParams).threshold
+        experiment = load_section(params, "train", TrainParams).mlflow.experiment
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "model.joblib"
+            joblib.dump(loaded, path)
+            metadata = package.lineage(Path(), model.md5, threshold, experiment)
+            metadata["git_commit"] = model.commit
+            golden = package.golden_set(path, contract, holdout, threshold)
+            package.ensure_model(path, contract, {**metadata, "model_md5": model.md5}, golden)
+    try:
+        return str(bentoml.get(f"{package.NAME}:{package.bento_version(model.md5, Path())}").tag)
+    except bentoml.exceptions.NotFound:
+        return package.build_bento(tag, Path(), {"model_md5": model.md5, "git_commit": model.commit[:63]})
+
+
+def _start(env: str, port: int, bento: str, record: EnvRecord) -> int:
+    state = _state(env)
+    state.mkdir(parents=True, exist_ok=True)
+    assert record.model is not None
+    server_env = {
+        **os.environ,
+        "MLOPS_MODEL_TAG": package.model_tag(record.model.md5),
+        "MLOPS_PREDICTION_LOG_DIR": str((state / "predictions").resolve()),
+        "MLOPS_ACCESS_LOG": os.environ.get("MLOPS_ACCESS_LOG", "false"),
+    }
+    for key in ("MLOPS_CHALLENGER_TAG", "MLOPS_CHALLENGER_MODE", "MLOPS_CHALLENGER_SHARE"):
+        server_env.pop(key, None)
+    if record.challenger is not None:
+        server_env["MLOPS_CHALLENGER_TAG"] = package.model_tag(record.challenger.model.md5)
+        server_env["MLOPS_CHALLENGER_MODE"] = record.challenger.mode
+        server_env["MLOPS_CHALLENGER_SHARE"] = str(record.challenger.share)
+    bentoml_cli = str(Path(sys.executable).parent / "bentoml")
+    with (state / f"server-{port}.log").open("ab") as log:
+        proc = subprocess.Popen(
+            [bentoml_cli, "serve", bento, "--host", "127.0.0.1", "--port", str(port)],
+            env=server_env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group: stop() signals the server and its workers
+        )
+    write_text(str(proc.pid), state / f"server-{port}.pid")
+    return proc.pid
+
+
+def golden_for(md5: str) -> list[dict[str, Any]]:
+    import bentoml
+
+    model = bentoml.models.get(package.model_tag(md5))
+    golden: list[dict[str, Any]] = json.loads((Path(model.path) / "golden.json").read_text())
+    return golden
+
+
+def save_smoke(env: str, result: smoke.SmokeResult, model_version: str, p95_budget_ms: float) -> None:
+    """The last smoke test of an environment (.deploy/<env>/smoke.json), for the promotion report."""
+    data = {
+        "environment": env,
+        "model_version": model_version,
+        "passed": result.passed,
+        "ready": result.ready,
+        "p95_ms": round(result.p95_ms, 2),
+        "p95_budget_ms": p95_budget_ms,
+        "failures": result.failures,
+    }
+    write_text(json.dumps(data, indent=2) + "\n", _state(env) / "smoke.json")
+
+
+def deploy_local(env: str, record: EnvRecord, bento: str, p95_budget_ms: float) -> int:
+    assert record.model is not None
+    current = active(env)
+    base = PORT_BASE[env]
+    port = base + 1 if current and current["port"] == base else base
+    if current and _alive(current["pid"]) and current["port"] == port:
+        raise InputError(f"{env}: slot {port} is busy (pid {current['pid']})")
+    pid = _start(env, port, bento, record)
+    md5 = record.model.md5
+    result = smoke.probe(f"http://127.0.0.1:{port}", golden_for(md5), package.model_tag(md5), p95_budget_ms)
+    save_smoke(env, result, package.model_tag(md5), p95_budget_ms)
+    if not result.passed:
+        stop(pid)
+        print(f"deploy {env}: smoke FAILED on port {port}; the previous version serves on:", file=sys.stderr)
+        for failure in result.failures:
+            print(f"  - {failure}", file=sys.stderr)
+        if env == "production" and current is not None:
+            write_record(EnvRecord.model_validate(current["record"]), env_file(env))
+            print(f"deploy {env}: rolled back {env_file(env)} to the serving model", file=sys.stderr)
+        return 1
+    write_text(
+        json.dumps({"port": port, "pid": pid, "bento": bento, "record": record.model_dump(mode="json")}),
+        _state(env) / "active.json",
+    )
+    if current and _alive(current["pid"]):
+        stop(current["pid"])
+    url = f"http://127.0.0.1:{port}"
+    print(f"deploy {env}: {bento} serving on {url} (smoke passed, p95 {result.p95_ms:.1f} ms)")
+    return 0
+
+
+def current_model(model_path: Path) -> DeployedModel:
+    """The pipeline's current model as an environment records it (its md5 and the commit holding it)."""
+    if not model_path.exists():
+        raise InputError(f"{model_path} not found: run make pipeline first")
+    git = git_state()
+    if git["git_commit"] == "unknown":
+        raise InputError("not a git repository: a deployment must name the commit that built the model")
+    return DeployedModel(path=str(model_path), md5=file_md5(model_path), commit=git["git_commit"])
+
+
+def run_deploy(
+    env: str,
+    target: str,
+    params: Path,
+    contract: Path,
+    model_path: Path,
+    holdout: Path,
+    p95_budget_ms: float,
+    image: str | None = None,
+) -> int:
+    if env == "staging":
+        # Staging follows the pipeline: it runs the model of the checked-out commit, once gated.
+        model = current_model(model_path)
+        package.check_gates(Path("reports/gates.json"), model.md5)
+        previous = read_record(env_file(env)) if env_file(env).exists() else None
+        image = image or (previous.image if previous else None)
+        record = EnvRecord(environment="staging", model=model, image=image)
+    else:
+        record = read_record(env_file(env))
+        if record.model is None:
+            raise InputError(f"{env_file(env)} records no model: promote one first (mlops promote)")
+        if image is not None and image != record.image:
+            raise InputError(f"production runs its recorded image ({record.image}), not {image}")
+    assert record.model is not None
+    bento = ensure_packaged(record.model, holdout, contract, params)
+    if record.challenger is not None:
+        ensure_packaged(record.challenger.model, holdout, contract, params)
+    if target == "kubernetes":
+        from mlops.serving.kube import deploy_kubernetes
+
+        code = deploy_kubernetes(env, record, bento)
+    else:
+        code = deploy_local(env, record, bento, p95_budget_ms)
+    if code == 0 and env == "staging":
+        write_record(record, env_file(env))  # recorded only once it serves and passed its smoke test
+    return code
+
+
+def run_smoke(env: str, p95_budget_ms: float) -> int:
+    current = active(env)
+    if current is None:
+        raise InputError(f"{env} is not deployed on the local target (.deploy/{env}/active.json missing)")
+    md5 = current["record"]["model"]["md5"]
+    result = smoke.probe(
+        f"http://127.0.0.1:{current['port']}", golden_for(md5), package.model_tag(md5), p95_budget_ms
+    )
+    save_smoke(env, result, package.model_tag(md5), p95_budget_ms)
+    for failure in result.failures:
+        print(f"smoke {env}: {failure}", file=sys.stderr)
+    print(f"smoke {env}: {'passed' if result.passed else 'FAILED'} (p95 {result.p95_ms:.1f} ms)")
+    return 0 if result.passed else 1
+
+
+def run_promote() -> int:
+    """Write the production change from the staging state (the promotion PR carries this diff)."""
+    staging = read_record(env_file("staging"))
+    if staging.model is None:
+        raise InputError("deploy/staging.yaml records no model: deploy staging first")
+    production = read_record(env_file("production"))
+    if production.model == staging.model:
+        print("promote: production already runs the staging model; nothing to change")
+        return 0
+    promoted = EnvRecord(environment="production", model=staging.model, image=staging.image)
+    write_record(promoted, env_file("production"))
+    was = production.model.label if production.model else "none"
+    print(f"promote: production -> {staging.model.label} (was {was})")
+    return 0
+
+
+def previous_record(env: str) -> EnvRecord:
+    """The state before the last change of deploy/<env>.yaml in git history (what a revert restores)."""
+    path = env_file(env)
+    log = subprocess.run(
+        ["git", "log", "--format=%H", "-n", "2", "--", str(path)], capture_output=True, text=True, check=False
+    )
+    commits = log.stdout.split()
+    if log.returncode != 0 or len(commits) < 2:
+        raise InputError(f"{path} has no earlier recorded state in git history to roll back to")
+    shown = subprocess.run(
+        ["git", "show", f"{commits[1]}:{path}"], capture_output=True, text=True, check=False
+    )
+    if shown.returncode != 0:
+        raise InputError(f"cannot read {path} at {commits[1][:8]}: {shown.stderr.strip()}")
+    import yaml
+
+    return EnvRecord.model_validate(yaml.safe_load(shown.stdout))
+
+
+def run_rollback(env: str) -> int:
+    record = previous_record(env)
+    write_record(record, env_file(env))
+    label = record.model.label if record.model else "no model"
+    print(f"rollback: {env_file(env)} restored to its previous state ({label}); deploy and commit it")
+    return 0
+
+
+def run_stop(env: str) -> int:
+    """Stop the environment's local server (graceful: its prediction log is flushed)."""
+    current = active(env)
+    if current is None or not _alive(current["pid"]):
+        print(f"stop {env}: nothing running")
+        return 0
+    stop(current["pid"])
+    (_state(env) / "active.json").unlink(missing_ok=True)
+    print(f"stop {env}: stopped pid {current['pid']} (port {current['port']})")
+    return 0
+
+
+ALIASES = {"staging": "staging", "production": "champion"}
+
+
+def run_aliases(env: str, params: Path) -> int:
+    """Mirror deploy/<env>.yaml into the MLflow registry alias (staging / champion)."""
+    from mlops.adapters.tracking import set_alias, tracking_uri
+    from mlops.params import TrainParams, load_section
+
+    record = read_record(env_file(env))
+    if record.model is None:
+        raise InputError(f"{env_file(env)} records no model: no alias to set")
+    registered = load_section(params, "train", TrainParams).mlflow.registered_model
+    try:
+        version = set_alias(registered_model=registered, alias=ALIASES[env], model_md5=record.model.md5)
+    except LookupError as exc:
+        raise InputError(f"{exc} in {tracking_uri()}") from exc
+    print(f"aliases: {registered}@{ALIASES[env]} -> version {version} ({record.model.label})")
+    return 0

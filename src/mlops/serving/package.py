@@ -1,0 +1,198 @@
+"""`mlops package`: the gated model becomes a BentoML model and a bento (and an exported .bento file).
+
+Refuses unless the gates passed for exactly this model file (reports/gates.json records its md5): a model
+that failed or skipped the gates cannot be packaged, so it cannot be deployed. The BentoML model is
+tagged by the model's md5 (`customer-churn:<md5[:16]>`), so packaging the same model twice is a no-op and
+a tag names the same bytes everywhere. It carries the contract it was trained on (the service builds its
+request schema from it) and its lineage as metadata: git commit, data and model md5, MLflow run, threshold.
+
+Offline by design: `lock_packages: false` (the build would otherwise resolve packages online); the
+runtime environment is the project's own uv.lock (the Dockerfile installs it).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from mlops.io import InputError, read_json, write_text
+from mlops.lineage import file_md5, git_state
+
+NAME = "customer-churn"
+SERVICE = "mlops.serving.service:ChurnService"
+
+
+@dataclass(frozen=True)
+class Packaged:
+    model_tag: str
+    bento_tag: str
+    model_md5: str
+    export: str
+    metadata: dict[str, Any]
+
+
+def model_tag(md5: str) -> str:
+    return f"{NAME}:{md5[:16]}"
+
+
+def code_hash(project: Path) -> str:
+    """Hash of the serving code and the lock: a bento is rebuilt when either changes, not only the model."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for path in sorted([*(project / "src" / "mlops").rglob("*.py"), project / "uv.lock"]):
+        digest.update(path.relative_to(project).as_posix().encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:8]
+
+
+def bento_version(md5: str, project: Path) -> str:
+    return f"{md5[:16]}-{code_hash(project)}"
+
+
+def check_gates(gates_path: Path, model_md5: str) -> None:
+    """The promotion rule: a model is packaged only after passing the gates as this very file."""
+    if not gates_path.exists():
+        raise InputError(f"{gates_path} not found: run the pipeline (make pipeline) before packaging")
+    gates = read_json(gates_path)
+    if gates.get("model_md5") != model_md5:
+        raise InputError(
+            f"{gates_path} judged model md5 {gates.get('model_md5')}, not {model_md5}: rerun dvc repro"
+        )
+    if not gates.get("passed"):
+        raise InputError(f"the model failed the gates {gates.get('failed')}: it cannot be packaged")
+
+
+def lineage(project: Path, model_md5: str, threshold: float, experiment: str) -> dict[str, Any]:
+    lock = yaml.safe_load((project / "dvc.lock").read_text()) if (project / "dvc.lock").exists() else {}
+    outs = {o["path"]: o["md5"] for st in lock.get("stages", {}).values() for o in st.get("outs", [])}
+    from mlops.adapters.tracking import find_model_run
+
+    try:
+        run_id = find_model_run(experiment=experiment, model_md5=model_md5) or ""
+    except Exception:  # an unreachable tracking server must not block packaging; lineage says so
+        run_id = ""
+    git = git_state(project)
+    return {
+        "model_md5": model_md5,
+        "threshold": threshold,
+        "git_commit": git["git_commit"],
+        "git_dirty": git["git_dirty"],
+        "train_data_md5": outs.get("data/processed/train.parquet", ""),
+        "raw_data_md5": outs.get("data/raw/customers.parquet", ""),
+        "mlflow_run_id": run_id,
+    }
+
+
+GOLDEN_ROWS = 20
+
+
+def golden_set(
+    model_path: Path, contract_path: Path, holdout: Path, threshold: float
+) -> list[dict[str, Any]]:
+    """Smoke-test requests from the evaluation set, with the answers this model must give to each.
+
+    Each expected probability is computed the way /predict computes it (schema validation, then one record
+    at a time), so a deployment that serves anything else (wrong model, wrong preprocessing) is caught.
+    """
+    import pandas as pd
+
+    from mlops.contract import load_contract
+    from mlops.io import load_model, read_table
+    from mlops.serving.schema import record_model
+
+    contract = load_contract(contract_path)
+    schema = record_model(contract)
+    model = load_model(model_path)
+    rows = read_table(holdout).drop(columns=[contract.target]).head(GOLDEN_ROWS)
+    rows[contract.time_column] = pd.to_datetime(rows[contract.time_column]).dt.strftime("%Y-%m-%d")
+    golden = []
+    for raw in json.loads(rows.to_json(orient="records")):  # NaN -> null, as a client sends it
+        record = schema.model_validate(raw).model_dump()
+        p = float(model.predict_proba(pd.DataFrame.from_records([record]))[:, 1][0])
+        golden.append({"customer": raw, "probability": p, "churn": int(p >= threshold)})
+    return golden
+
+
+def ensure_model(
+    model_path: Path, contract_path: Path, metadata: dict[str, Any], golden: list[dict[str, Any]]
+) -> str:
+    """The BentoML model for this file (created once; later calls find it by its md5 tag)."""
+    import bentoml
+
+    tag = model_tag(metadata["model_md5"])
+    try:
+        return str(bentoml.models.get(tag).tag)
+    except bentoml.exceptions.NotFound:
+        pass
+    with bentoml.models.create(tag, metadata=metadata, labels={"stage": "gated"}) as model:
+        shutil.copyfile(model_path, Path(model.path) / "model.joblib")
+        shutil.copyfile(contract_path, Path(model.path) / "contract.yaml")
+        (Path(model.path) / "golden.json").write_text(json.dumps(golden, indent=1))
+    return tag
+
+
+def build_bento(tag: str, project: Path, labels: dict[str, str]) -> str:
+    import bentoml
+    from bentoml._internal.bento.build_config import BentoEnvSchema  # the type build() declares for envs
+
+    os.environ["MLOPS_MODEL_TAG"] = tag  # the service module reads its request schema from this model
+    bento = bentoml.bentos.build(
+        SERVICE,
+        name=NAME,
+        version=bento_version(tag.split(":", 1)[1], project),
+        labels=labels,
+        include=["src/mlops/**/*.py", "src/mlops/py.typed", "data/contract.yaml", "pyproject.toml"],
+        # BENTOML_HOME (.bentoml/) lives in the project: never walk into it, nor into other heavy folders.
+        exclude=[".bentoml", ".venv", ".git", ".dvc", "data/raw", "data/processed", "node_modules", ".tools"],
+        envs=[BentoEnvSchema(name="MLOPS_MODEL_TAG", value=tag)],
+        models=[tag],
+        python={"lock_packages": False, "packages": []},
+        build_ctx=str(project),
+    )
+    return str(bento.tag)
+
+
+def run(
+    params_path: Path,
+    contract_path: Path,
+    model_path: Path,
+    gates_path: Path,
+    holdout: Path,
+    export_dir: Path,
+    project: Path = Path(),
+) -> int:
+    import bentoml
+
+    from mlops.params import EvaluateParams, TrainParams, load_section
+
+    if not model_path.exists():
+        raise InputError(f"model not found: {model_path} (run make pipeline, or dvc pull)")
+    md5 = file_md5(model_path)
+    check_gates(gates_path, md5)
+    threshold = load_section(params_path, "evaluate", EvaluateParams).threshold
+    experiment = load_section(params_path, "train", TrainParams).mlflow.experiment
+    metadata = lineage(project, md5, threshold, experiment)
+    golden = golden_set(model_path, contract_path, holdout, threshold)
+    tag = ensure_model(model_path, contract_path, metadata, golden)
+    labels = {k: str(metadata[k])[:63] for k in ("model_md5", "git_commit", "mlflow_run_id")}
+    try:
+        bento_tag = str(bentoml.get(f"{NAME}:{bento_version(md5, project)}").tag)
+    except bentoml.exceptions.NotFound:
+        bento_tag = build_bento(tag, project, labels)
+    export_dir.mkdir(parents=True, exist_ok=True)
+    export = export_dir / f"{NAME}.bento"
+    tmp = export_dir / f".{NAME}.partial.bento"
+    tmp.unlink(missing_ok=True)
+    bentoml.export_bento(bento_tag, str(tmp.resolve()))
+    tmp.replace(export)  # a half-written export never carries the final name
+    result = Packaged(tag, bento_tag, md5, str(export), metadata)
+    write_text(json.dumps(asdict(result), indent=2) + "\n", export_dir / "package.json")
+    print(f"package: model {tag}, bento {bento_tag} -> {export}")
+    return 0

@@ -1,0 +1,135 @@
+"""The prediction log: every served prediction as one JSON line, written off the request's critical path.
+
+A request only appends a dict to an in-memory queue (microseconds); one writer thread per process drains
+the queue in batches to the current file and flushes after each batch. Files rotate by record count
+(`predictions-<UTC time>-<pid>-<seq>.jsonl`, one writer per process, so several workers never share a
+file) and a rotated file is complete and never touched again, which is what the drift job and an uploader
+rely on. `close()` (called on graceful shutdown, i.e. SIGTERM) drains everything still queued before it
+returns: nothing accepted is lost. A hard kill loses at most the records of the last unflushed batch.
+
+Team scale: set `MLOPS_PREDICTION_LOG_URL` (any fsspec URL, e.g. s3://bucket/predictions with s3fs
+installed) and every rotated file is also copied there by the writer thread; the local folder stays the
+buffer. Labels arrive later as `feedback-*.jsonl` files in the same folder (request_id, label).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import queue
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+PREFIX = "predictions"
+FEEDBACK_PREFIX = "feedback"
+_STOP = object()
+
+
+def _stamp() -> str:
+    return dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%fZ")
+
+
+class PredictionLog:
+    """Append-only JSONL log with a background writer; thread-safe `append`, draining `close`."""
+
+    def __init__(
+        self,
+        folder: str | Path,
+        *,
+        prefix: str = PREFIX,
+        max_records_per_file: int = 100_000,
+        remote_url: str | None = None,
+    ) -> None:
+        self.folder = Path(folder)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.prefix = prefix
+        self.max_records = max_records_per_file
+        self.remote_url = remote_url.rstrip("/") if remote_url else None
+        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._seq = 0
+        self._file: Any = None
+        self._path: Path | None = None
+        self._in_file = 0
+        self.written = 0
+        self.errors: list[str] = []
+        self._thread = threading.Thread(target=self._run, name=f"{prefix}-log-writer", daemon=True)
+        self._thread.start()
+
+    def append(self, record: dict[str, Any]) -> None:
+        self._queue.put(record)
+
+    def extend(self, records: list[dict[str, Any]]) -> None:
+        for record in records:
+            self._queue.put(record)
+
+    def close(self, timeout: float = 30.0) -> None:
+        """Drain the queue to disk, close the current file, stop the writer."""
+        if self._thread.is_alive():
+            self._queue.put(_STOP)
+            self._thread.join(timeout)
+
+    # -- writer thread -------------------------------------------------------------------------------
+
+    def _open(self) -> None:
+        self._seq += 1
+        self._path = self.folder / f"{self.prefix}-{_stamp()}-{os.getpid()}-{self._seq:04d}.jsonl"
+        self._file = self._path.open("a", encoding="utf-8")
+        self._in_file = 0
+
+    def _rotate(self) -> None:
+        if self._file is None:
+            return
+        self._file.flush()
+        os.fsync(self._file.fileno())
+        self._file.close()
+        done, self._file, self._path = self._path, None, None
+        if self.remote_url and done is not None:
+            self._upload(done)
+
+    def _upload(self, path: Path) -> None:
+        try:
+            import fsspec
+
+            with fsspec.open(f"{self.remote_url}/{path.name}", "wb") as out:
+                out.write(path.read_bytes())
+        except Exception as exc:  # the local file stays; an uploader can retry it later
+            self.errors.append(f"upload of {path.name} to {self.remote_url} failed: {exc}")
+
+    def _batches(self) -> Iterator[list[Any]]:
+        while True:
+            batch = [self._queue.get()]
+            while True:  # take what else is queued now, so a busy server writes in large chunks
+                try:
+                    batch.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            yield batch
+            if batch[-1] is _STOP:
+                return
+
+    def _run(self) -> None:
+        for batch in self._batches():
+            for record in batch:
+                if record is _STOP:
+                    continue
+                if self._file is None or self._in_file >= self.max_records:
+                    self._rotate()
+                    self._open()
+                self._file.write(json.dumps(record, separators=(",", ":"), default=str) + "\n")
+                self._in_file += 1
+                self.written += 1
+            if self._file is not None:
+                self._file.flush()
+        self._rotate()
+
+
+def read_records(folder: str | Path, prefix: str = PREFIX) -> list[dict[str, Any]]:
+    """All records of the log files in `folder`, oldest file first (for the drift job and the tests)."""
+    out: list[dict[str, Any]] = []
+    for path in sorted(Path(folder).glob(f"{prefix}-*.jsonl")):
+        with path.open(encoding="utf-8") as fh:
+            out.extend(json.loads(line) for line in fh if line.strip())
+    return out

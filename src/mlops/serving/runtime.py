@@ -1,0 +1,181 @@
+"""What the service does, without BentoML: score records, route champion / challenger, log, count.
+
+The BentoML class (service.py) is a thin shell over `Runtime`, so this logic is tested directly and the
+FastAPI baseline of the serving benchmark serves the model through the very same scoring function.
+
+Adaptive batching of single-record requests: BentoML's built-in batching merges list inputs of a
+batchable API and hands the batch one request's context, which loses per-request ids. Instead, each
+single-record request awaits `MicroBatcher`, which scores everything queued while the previous batch
+ran: one record at a time when traffic is light (no waiting window, no added latency), large batches
+under load (one model call amortised over many requests).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import hashlib
+import json
+import re
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+Mode = Literal["split", "shadow"]
+REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    """A model with the lineage it was packaged with (bento model metadata)."""
+
+    version: str  # the bento model tag, e.g. customer-churn:fdb50ece07e0416d
+    model: Any
+    threshold: float
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    def proba(self, frame: pd.DataFrame) -> np.ndarray:
+        return np.asarray(self.model.predict_proba(frame)[:, 1], dtype=float)
+
+
+@dataclass(frozen=True)
+class Challenger:
+    loaded: LoadedModel
+    mode: Mode
+    share: float  # split: fraction of requests it answers; shadow: ignored (it sees all, answers none)
+
+
+def request_id(header: str | None) -> str:
+    """The caller's X-Request-ID when well-formed (so feedback can reference it), else a fresh UUID."""
+    return header if header and REQUEST_ID.match(header) else uuid.uuid4().hex
+
+
+def routes_to_challenger(rid: str, share: float) -> bool:
+    """Sticky split: the same request id always lands on the same model (hash bucket in [0, 1))."""
+    bucket = int.from_bytes(hashlib.sha256(rid.encode()).digest()[:8], "big") / 2**64
+    return bucket < share
+
+
+def _frame(records: list[dict[str, Any]]) -> pd.DataFrame:
+    return pd.DataFrame.from_records(records)
+
+
+class Runtime:
+    """Scores validated records (dicts) and logs one record per answered prediction."""
+
+    def __init__(
+        self,
+        champion: LoadedModel,
+        log: Callable[[list[dict[str, Any]]], None],
+        challenger: Challenger | None = None,
+        on_prediction: Callable[[str, int], None] | None = None,
+        time_column: str | None = None,
+    ) -> None:
+        self.time_column = time_column
+        self.champion = champion
+        self.challenger = challenger
+        self._log = log
+        self._count = on_prediction or (lambda version, cls: None)
+
+    def predict(self, records: list[dict[str, Any]], rids: list[str]) -> list[dict[str, Any]]:
+        """Answers for `records`, in order; each answer and the model that gave it is logged."""
+        if self.time_column:  # an omitted event date is the request's date (UTC), as the drift job expects
+            today = dt.datetime.now(dt.UTC).date().isoformat()
+            records = [r if r.get(self.time_column) else {**r, self.time_column: today} for r in records]
+        frame = _frame(records)
+        champion_p = self.champion.proba(frame)
+        answers_p, answered_by = champion_p, [self.champion] * len(records)
+        shadow: np.ndarray | None = None
+        if self.challenger is not None:
+            challenger_p = self.challenger.loaded.proba(frame)
+            if self.challenger.mode == "shadow":
+                shadow = challenger_p
+            else:
+                picks = [routes_to_challenger(r, self.challenger.share) for r in rids]
+                answers_p = np.where(picks, challenger_p, champion_p)
+                answered_by = [self.challenger.loaded if p else self.champion for p in picks]
+        now = dt.datetime.now(dt.UTC).isoformat()
+        answers, logged = [], []
+        for i, (rid, record) in enumerate(zip(rids, records, strict=True)):
+            model = answered_by[i]
+            p = float(answers_p[i])
+            cls = int(p >= model.threshold)
+            answer = {"request_id": rid, "model_version": model.version, "probability": p, "churn": cls}
+            entry = {
+                **answer,
+                "timestamp": now,
+                "role": "champion" if model is self.champion else "challenger",
+                "inputs": record,
+            }
+            if shadow is not None and self.challenger is not None:
+                entry["shadow"] = {
+                    "model_version": self.challenger.loaded.version,
+                    "probability": float(shadow[i]),
+                    "churn": int(shadow[i] >= self.challenger.loaded.threshold),
+                }
+            answers.append(answer)
+            logged.append(entry)
+            self._count(model.version, cls)
+        self._log(logged)
+        return answers
+
+
+class MicroBatcher:
+    """Adaptive batching for single-record calls: one scoring call for everything queued meanwhile."""
+
+    def __init__(
+        self, score: Callable[[list[dict[str, Any]], list[str]], list[dict[str, Any]]], max_batch: int
+    ) -> None:
+        self._score = score
+        self._max = max_batch
+        self._queue: asyncio.Queue[tuple[dict[str, Any], str, asyncio.Future[dict[str, Any]]]] | None = None
+        self._task: asyncio.Task[None] | None = None
+        self.batch_sizes: list[int] = []
+
+    async def submit(self, record: dict[str, Any], rid: str) -> dict[str, Any]:
+        if self._queue is None:
+            self._queue = asyncio.Queue()
+            self._task = asyncio.get_running_loop().create_task(self._drain())
+        future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        await self._queue.put((record, rid, future))
+        return await future
+
+    async def _drain(self) -> None:
+        assert self._queue is not None
+        while True:
+            batch = [await self._queue.get()]
+            while len(batch) < self._max and not self._queue.empty():
+                batch.append(self._queue.get_nowait())
+            if len(self.batch_sizes) < 100_000:
+                self.batch_sizes.append(len(batch))
+            try:
+                answers = await asyncio.to_thread(self._score, [b[0] for b in batch], [b[1] for b in batch])
+            except Exception as exc:  # every waiting request gets the error, the batcher lives on
+                for _, _, fut in batch:
+                    if not fut.done():
+                        fut.set_exception(exc)
+                continue
+            for (_, _, fut), answer in zip(batch, answers, strict=True):
+                if not fut.done():
+                    fut.set_result(answer)
+
+
+def load_packaged(path: Path, version: str, metadata: dict[str, Any]) -> LoadedModel:
+    """A model saved by `mlops package` into a BentoML model folder (model.joblib + metadata)."""
+    from mlops.io import load_model
+
+    return LoadedModel(
+        version=version,
+        model=load_model(path / "model.joblib"),
+        threshold=float(metadata.get("threshold", 0.5)),
+        metadata=dict(metadata),
+    )
+
+
+def dump(record: dict[str, Any]) -> str:
+    return json.dumps(record, default=str)

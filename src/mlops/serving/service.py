@@ -1,0 +1,130 @@
+"""The BentoML 1.4 service: /predict, /predict_batch, /feedback, plus BentoML's /readyz, /livez, /metrics.
+
+Configuration comes from the environment, set by `mlops deploy` from deploy/<env>.yaml (and baked into
+the bento as defaults by `mlops package`):
+  MLOPS_MODEL_TAG          champion model in the BentoML model store (customer-churn:<md5 prefix>)
+  MLOPS_CHALLENGER_TAG     optional challenger; MLOPS_CHALLENGER_MODE split|shadow; MLOPS_CHALLENGER_SHARE
+  MLOPS_PREDICTION_LOG_DIR prediction log folder (rotating JSONL); MLOPS_PREDICTION_LOG_URL fsspec copy
+  MLOPS_CONTRACT           the data contract the request schema is generated from
+
+Invalid requests never reach the model: the request schema (from the contract) rejects them with a 4xx
+naming the field, and `RequestGuard` rejects what BentoML would otherwise answer with a 500 (non-JSON
+content types, multipart bodies, oversized bodies) and counts every rejection by reason.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated, Any
+
+import bentoml
+from pydantic import BaseModel, ConfigDict, Field
+
+from mlops.contract import load_contract
+from mlops.serving import metrics
+from mlops.serving.guard import RequestGuard
+from mlops.serving.predlog import FEEDBACK_PREFIX, PredictionLog
+from mlops.serving.runtime import Challenger, MicroBatcher, Runtime, load_packaged, request_id
+from mlops.serving.schema import MAX_BATCH, record_model
+
+MODEL_TAG = os.environ.get("MLOPS_MODEL_TAG", "customer-churn:latest")
+LOG_DIR = os.environ.get("MLOPS_PREDICTION_LOG_DIR", "predictions")
+
+
+def _contract_path() -> Path:
+    """The contract the champion was trained on: packaged beside it, so schema and model always agree."""
+    if explicit := os.environ.get("MLOPS_CONTRACT"):
+        return Path(explicit)
+    return Path(bentoml.models.get(MODEL_TAG).path) / "contract.yaml"
+
+
+CONTRACT = load_contract(_contract_path())
+Customer = record_model(CONTRACT)
+
+
+class Prediction(BaseModel):
+    """One answer. A pydantic model rather than a dict: BentoML derives a dict's response schema anew on
+    every request (measured: ~0.3-0.4 ms of a ~9 ms request, and 16 % of the throughput at 32 clients)."""
+
+    request_id: str
+    model_version: str
+    probability: float
+    churn: int
+
+
+class Predictions(BaseModel):
+    predictions: list[Prediction]
+
+
+class Label(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+    request_id: Annotated[str, Field(pattern=r"^[A-Za-z0-9._:-]{1,64}$")]
+    label: Annotated[int, Field(ge=0, le=1)]
+
+
+def _load(tag: str) -> Any:
+    model = bentoml.models.get(tag)
+    return load_packaged(Path(model.path), str(model.tag), dict(model.info.metadata))
+
+
+@bentoml.service(
+    name="customer-churn",
+    workers=1,
+    traffic={"timeout": 30, "max_concurrency": 256},
+    logging={"access": {"enabled": os.environ.get("MLOPS_ACCESS_LOG", "true") == "true"}},
+)
+class ChurnService:
+    def __init__(self) -> None:
+        self.log = PredictionLog(LOG_DIR, remote_url=os.environ.get("MLOPS_PREDICTION_LOG_URL"))
+        self.feedback = PredictionLog(LOG_DIR, prefix=FEEDBACK_PREFIX)
+        champion = _load(MODEL_TAG)
+        challenger = None
+        if tag := os.environ.get("MLOPS_CHALLENGER_TAG"):
+            mode = os.environ.get("MLOPS_CHALLENGER_MODE", "shadow")
+            share = float(os.environ.get("MLOPS_CHALLENGER_SHARE", "0"))
+            challenger = Challenger(_load(tag), "split" if mode == "split" else "shadow", share)
+        self.runtime = Runtime(
+            champion, self.log.extend, challenger, metrics.count_prediction, CONTRACT.time_column
+        )
+        self.batcher = MicroBatcher(self.runtime.predict, max_batch=256)
+        metrics.model_info(champion, challenger)
+
+    def __is_ready__(self) -> bool:
+        return self.runtime is not None
+
+    @bentoml.on_shutdown
+    def _flush(self) -> None:
+        """Graceful shutdown (SIGTERM): every accepted prediction reaches the log before exit."""
+        self.log.close()
+        self.feedback.close()
+
+    @bentoml.api(route="/predict")
+    async def predict(self, customer: Customer, ctx: bentoml.Context) -> Prediction:  # type: ignore[valid-type]
+        rid = request_id(ctx.request.headers.get("x-request-id"))
+        answer: dict[str, Any] = await self.batcher.submit(customer.model_dump(), rid)  # type: ignore[attr-defined]
+        ctx.response.headers["x-request-id"] = rid
+        return Prediction(**answer)
+
+    @bentoml.api(route="/predict_batch")
+    def predict_batch(
+        self,
+        customers: Annotated[list[Customer], Field(min_length=1, max_length=MAX_BATCH)],  # type: ignore[valid-type]
+        ctx: bentoml.Context,
+    ) -> Predictions:
+        rid = request_id(ctx.request.headers.get("x-request-id"))
+        rids = [f"{rid}:{i}" for i in range(len(customers))]
+        answers = self.runtime.predict([c.model_dump() for c in customers], rids)  # type: ignore[attr-defined]
+        ctx.response.headers["x-request-id"] = rid
+        return Predictions(predictions=[Prediction(**a) for a in answers])
+
+    @bentoml.api(route="/feedback")
+    def feedback_labels(
+        self, labels: Annotated[list[Label], Field(min_length=1, max_length=10_000)]
+    ) -> dict[str, int]:
+        """Ground truth for served predictions, by request id (for the monitoring job's concept drift)."""
+        self.feedback.extend([label.model_dump() for label in labels])
+        return {"accepted": len(labels)}
+
+
+ChurnService.add_asgi_middleware(RequestGuard, max_body_bytes=2_000_000)  # type: ignore[attr-defined]

@@ -1,0 +1,101 @@
+"""`mlops smoke`: is this deployment serving the model its record names, correctly and fast enough?
+
+Checks, in order: readiness within a timeout; every golden request (rows of the evaluation set packaged
+with the model, each with the probability this exact model gives it) answered 200 with that probability
+and the recorded model version; latency of those requests within the budget (p95); zero errors. Pure
+evaluation (`evaluate`) is separate from the HTTP calls (`probe`), so the verdict logic is unit-tested.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from typing import Any
+
+TOLERANCE = 1e-6  # same model bytes and preprocessing give the same float; this only absorbs JSON rounding
+
+
+@dataclass(frozen=True)
+class Observation:
+    status: int
+    seconds: float
+    body: dict[str, Any]
+
+
+@dataclass
+class SmokeResult:
+    ready: bool
+    failures: list[str] = field(default_factory=list)
+    p95_ms: float = 0.0
+
+    @property
+    def passed(self) -> bool:
+        return self.ready and not self.failures
+
+
+def _post(url: str, payload: dict[str, Any], timeout: float) -> Observation:
+    data = json.dumps(payload).encode()
+    req = urllib.request.Request(url, data=data, headers={"content-type": "application/json"}, method="POST")
+    start = time.perf_counter()
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as resp:
+            body = json.loads(resp.read() or b"{}")
+            status = resp.status
+    except urllib.error.HTTPError as exc:
+        status, body = exc.code, {"error": exc.read().decode("utf-8", "replace")[:300]}
+    except (urllib.error.URLError, TimeoutError, ConnectionError) as exc:
+        status, body = 0, {"error": str(exc)}
+    return Observation(status, time.perf_counter() - start, body)
+
+
+def wait_ready(base_url: str, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"{base_url}/readyz", timeout=2) as resp:
+                if resp.status == 200:
+                    return True
+        except (urllib.error.URLError, TimeoutError, ConnectionError):
+            pass
+        time.sleep(0.3)
+    return False
+
+
+def evaluate(
+    golden: list[dict[str, Any]], observed: list[Observation], model_version: str, p95_budget_ms: float
+) -> tuple[list[str], float]:
+    """The failures (each naming the request and the numbers) and the p95 latency in ms."""
+    failures = []
+    for i, (case, obs) in enumerate(zip(golden, observed, strict=True)):
+        if obs.status != 200:
+            failures.append(f"golden request {i}: HTTP {obs.status} {obs.body.get('error', '')}".strip())
+            continue
+        got = obs.body.get("probability")
+        if not isinstance(got, float) or abs(got - case["probability"]) > TOLERANCE:
+            failures.append(f"golden request {i}: probability {got}, expected {case['probability']:.6f}")
+        if obs.body.get("model_version") != model_version:
+            served = obs.body.get("model_version")
+            failures.append(f"golden request {i}: served by {served}, not {model_version}")
+    times = sorted(o.seconds * 1000 for o in observed)
+    p95 = times[min(len(times) - 1, int(0.95 * len(times)))] if times else 0.0
+    if p95 > p95_budget_ms:
+        failures.append(f"p95 latency {p95:.1f} ms over the budget {p95_budget_ms:.0f} ms")
+    return failures, p95
+
+
+def probe(
+    base_url: str,
+    golden: list[dict[str, Any]],
+    model_version: str,
+    p95_budget_ms: float = 250.0,
+    ready_timeout: float = 60.0,
+) -> SmokeResult:
+    if not wait_ready(base_url, ready_timeout):
+        return SmokeResult(False, [f"{base_url}/readyz not ready within {ready_timeout:.0f} s"])
+    _post(f"{base_url}/predict", {"customer": golden[0]["customer"]}, 10)  # warm-up, not judged
+    observed = [_post(f"{base_url}/predict", {"customer": case["customer"]}, 10) for case in golden]
+    failures, p95 = evaluate(golden, observed, model_version, p95_budget_ms)
+    return SmokeResult(True, failures, p95)

@@ -1,0 +1,44 @@
+"""Build a small real model and its bento in $BENTOML_HOME (run as a subprocess by the serving tests).
+
+A subprocess, because BentoML reads BENTOML_HOME once at import: the tests' store must not be the
+developer's. The model is the shipped estimator trained on 4,000 generated rows (seconds, not minutes).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import tempfile
+from pathlib import Path
+
+import joblib
+
+from mlops.contract import load_contract
+from mlops.generate import generate
+from mlops.io import write_parquet
+from mlops.lineage import file_md5
+from mlops.modeling import build_pipeline, input_columns
+from mlops.params import TrainParams, load_section
+from mlops.serving import package
+
+
+def main(root: Path, out: Path) -> None:
+    contract = load_contract(root / "data" / "contract.yaml")
+    params = load_section(root / "params.yaml", "train", TrainParams)
+    train, holdout = generate(rows=4000, seed=3), generate(rows=500, seed=4)
+    x, y = train[input_columns(contract)], (train[contract.target] == contract.positive_label).astype(int)
+    model = build_pipeline(contract, params).fit(x, y)
+    with tempfile.TemporaryDirectory() as tmp:
+        model_path, holdout_path = Path(tmp) / "model.joblib", Path(tmp) / "holdout.parquet"
+        joblib.dump(model, model_path)
+        write_parquet(holdout, holdout_path)
+        md5 = file_md5(model_path)
+        metadata = {"model_md5": md5, "threshold": 0.3, "git_commit": "test", "mlflow_run_id": ""}
+        golden = package.golden_set(model_path, root / "data" / "contract.yaml", holdout_path, 0.3)
+        tag = package.ensure_model(model_path, root / "data" / "contract.yaml", metadata, golden)
+    bento = package.build_bento(tag, root, {"model_md5": md5})
+    out.write_text(json.dumps({"model_tag": tag, "bento_tag": bento, "golden": golden}))
+
+
+if __name__ == "__main__":
+    main(Path(sys.argv[1]), Path(sys.argv[2]))

@@ -1,0 +1,181 @@
+"""The service over real HTTP: good requests answered and logged, every bad one a 4xx naming the problem."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from mlops.serving.predlog import read_records
+from tests.serving.conftest import Server
+
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("serving")]
+
+
+def call(
+    server: Server, path: str, body: bytes | str, ctype: str | None = "application/json", **headers: str
+) -> tuple[int, dict[str, Any], dict[str, str]]:
+    data = body.encode() if isinstance(body, str) else body
+    req = urllib.request.Request(f"{server.url}{path}", data=data, method="POST")
+    if ctype is not None:
+        req.add_header("content-type", ctype)
+    for key, value in headers.items():
+        req.add_header(key.replace("_", "-"), value)
+    try:
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            return resp.status, json.loads(resp.read()), dict(resp.headers)
+    except urllib.error.HTTPError as exc:
+        raw = exc.read()
+        try:
+            parsed = json.loads(raw)
+        except ValueError:
+            parsed = {"raw": raw.decode("utf-8", "replace")}
+        return exc.code, parsed, dict(exc.headers)
+
+
+def record(bento: dict[str, Any], **changes: Any) -> dict[str, Any]:
+    base = dict(bento["golden"][0]["customer"])
+    base.update(changes)
+    return {k: v for k, v in base.items() if v is not ...}
+
+
+def test_a_golden_request_gets_the_packaged_answer_and_is_logged(
+    server: Server, bento: dict[str, Any]
+) -> None:
+    golden = bento["golden"][1]
+    payload = json.dumps({"customer": golden["customer"]})
+    status, body, headers = call(server, "/predict", payload, x_request_id="t-1")
+    assert status == 200, body
+    assert body["request_id"] == "t-1" and headers.get("x-request-id") == "t-1"
+    assert body["probability"] == pytest.approx(golden["probability"], abs=1e-9)
+    assert body["churn"] == golden["churn"] and body["model_version"] == server.model_version
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        logged = [r for r in read_records(server.log_dir) if r["request_id"] == "t-1"]
+        if logged:
+            break
+        time.sleep(0.1)
+    (entry,) = logged
+    assert entry["inputs"]["customer_id"] == golden["customer"]["customer_id"]
+    assert entry["probability"] == body["probability"] and entry["role"] == "champion"
+
+
+def test_a_batch_is_answered_in_order(server: Server, bento: dict[str, Any]) -> None:
+    customers = [g["customer"] for g in bento["golden"][:5]]
+    status, body, _ = call(server, "/predict_batch", json.dumps({"customers": customers}))
+    assert status == 200, body
+    got = [p["probability"] for p in body["predictions"]]
+    assert got == pytest.approx([g["probability"] for g in bento["golden"][:5]], abs=1e-9)
+
+
+def changed(**changes: Any) -> Any:
+    return lambda r: json.dumps({"customer": {**r, **changes}})
+
+
+def without(field: str) -> Any:
+    return lambda r: json.dumps({"customer": {k: v for k, v in r.items() if k != field}})
+
+
+def overflow(r: dict[str, Any]) -> str:
+    text = json.dumps({"customer": {**r, "support_calls": 1}})
+    return text.replace('"support_calls": 1', '"support_calls": 1e999')  # parses to inf
+
+
+BAD = [
+    ("nan", changed(monthly_charges=float("nan")), "monthly_charges"),
+    ("infinity", changed(monthly_charges=float("inf")), "monthly_charges"),
+    ("overflow", overflow, "support_calls"),
+    ("missing", without("contract"), "contract"),
+    ("extra", changed(favourite_colour="red"), "favourite_colour"),
+    ("string number", changed(tenure_months="12"), "tenure_months"),
+    ("float for int", changed(tenure_months=1.5), "tenure_months"),
+    ("bool for int", changed(support_calls=True), "support_calls"),
+    ("out of range", changed(tenure_months=999), "tenure_months"),
+    ("unknown category", changed(contract="lifetime"), "contract"),
+    ("bad id", changed(customer_id="X1"), "customer_id"),
+    ("bad date", changed(event_date="yesterday"), "event_date"),
+    ("not an object", lambda r: json.dumps({"customer": [1, 2]}), "customer"),
+    ("empty body", lambda r: "", ""),
+    ("invalid json", lambda r: '{"customer": {', ""),
+    ("json null", lambda r: "null", ""),
+]
+
+
+@pytest.mark.parametrize(("case", "make", "field"), BAD, ids=[b[0] for b in BAD])
+def test_invalid_single_records_get_a_4xx_naming_the_field(
+    server: Server, bento: dict[str, Any], case: str, make: Any, field: str
+) -> None:
+    status, body, _ = call(server, "/predict", make(record(bento)))
+    assert 400 <= status < 500, (case, status, body)
+    assert field in json.dumps(body), (case, body)
+
+
+def test_batch_size_limits_and_wrong_content_types_are_4xx(server: Server, bento: dict[str, Any]) -> None:
+    one = record(bento)
+    status, body, _ = call(server, "/predict_batch", json.dumps({"customers": []}))
+    assert status == 400 and "customers" in json.dumps(body)
+    status, body, _ = call(server, "/predict_batch", json.dumps({"customers": [one] * 1001}))
+    assert status == 400 and "1000" in json.dumps(body)
+    for ctype in ("text/plain", "multipart/form-data", "application/x-www-form-urlencoded", None):
+        status, body, _ = call(server, "/predict", json.dumps({"customer": one}), ctype=ctype)
+        assert status == 415 and "application/json" in body["error"], (ctype, status, body)
+    status, body, _ = call(server, "/predict", b"--x\r\n\r\n", ctype="multipart/form-data; boundary=")
+    assert status == 415
+    status, body, _ = call(server, "/predict", b"x" * 3_000_000)
+    assert status == 413 and "bytes" in body["error"]
+
+
+def test_feedback_labels_are_stored_by_request_id(server: Server) -> None:
+    labels = [{"request_id": "t-1", "label": 1}]
+    assert call(server, "/feedback", json.dumps({"labels": labels}))[:2] == (200, {"accepted": 1})
+    status, body, _ = call(server, "/feedback", json.dumps({"labels": [{"request_id": "t-1", "label": 2}]}))
+    assert status == 400 and "label" in json.dumps(body)
+
+
+def test_metrics_count_predictions_by_model_and_rejections_by_reason(
+    server: Server, bento: dict[str, Any]
+) -> None:
+    call(server, "/predict", json.dumps({"customer": record(bento, contract="lifetime")}))
+    call(server, "/predict", json.dumps({"customer": record(bento)}), ctype="text/plain")
+    with urllib.request.urlopen(f"{server.url}/metrics", timeout=10) as resp:
+        text = resp.read().decode()
+    assert f'mlops_predictions_total{{churn="0",model_version="{server.model_version}"}}' in text or (
+        f'model_version="{server.model_version}"' in text and "mlops_predictions_total" in text
+    )
+    assert 'mlops_rejected_requests_total{reason="unknown_category"}' in text
+    assert 'mlops_rejected_requests_total{reason="content_type"}' in text
+    assert "mlops_model_info" in text
+
+
+def test_schemathesis_finds_no_server_error(server: Server, tmp_path: Path) -> None:
+    """Property-based requests from the service's own OpenAPI (bounded, loopback): never a 5xx."""
+    st = Path(sys.executable).parent / "schemathesis"
+    proc = subprocess.run(
+        [
+            str(st),
+            "run",
+            f"{server.url}/docs.json",
+            "--checks",
+            "not_a_server_error",
+            "--max-examples",
+            "40",
+            "--include-path-regex",
+            "^/(predict|predict_batch|feedback)$",
+            "--seed",
+            "7",
+            "--no-color",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+        cwd=tmp_path,
+    )
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]

@@ -1,0 +1,39 @@
+"""`mlops deploy --target kubernetes` with no cluster: render, validate strictly, say it did not apply."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from mlops.deploy_state import DeployedModel, EnvRecord
+from mlops.io import InputError
+from mlops.serving.kube import deploy_kubernetes
+
+MODEL = DeployedModel(md5="fdb50ece07e0416d4e1feaea827040af", commit="a" * 40)
+
+
+def test_manifests_are_rendered_validated_and_not_applied_without_a_cluster(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("KUBECONFIG", str(tmp_path / "absent-kubeconfig"))
+    record = EnvRecord(environment="production", model=MODEL, image="ghcr.io/acme/churn:1.2.3")
+    assert deploy_kubernetes("production", record, "customer-churn:fdb50ece07e0416d") == 0
+    out = capsys.readouterr().out
+    assert "manifests rendered and valid" in out and "not applied" in out
+    rendered = sorted((tmp_path / ".deploy/production/k8s").glob("*.yaml"))
+    docs = [yaml.safe_load(p.read_text()) for p in rendered]
+    kinds = {d["kind"] for d in docs}
+    assert kinds == {"Deployment", "Service", "HorizontalPodAutoscaler"}
+    deployment = next(d for d in docs if d["kind"] == "Deployment")
+    container = deployment["spec"]["template"]["spec"]["containers"][0]
+    assert container["image"] == "ghcr.io/acme/churn:1.2.3"
+    assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
+
+
+def test_a_record_without_an_image_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(InputError, match="records no image"):
+        deploy_kubernetes("staging", EnvRecord(environment="staging", model=MODEL), "customer-churn:x")

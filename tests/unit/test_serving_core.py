@@ -1,0 +1,157 @@
+"""Serving logic without a server: request schema, routing, the prediction log, smoke verdicts."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+from pydantic import ValidationError
+
+from mlops.contract import Contract
+from mlops.serving.guard import reason_of
+from mlops.serving.predlog import PredictionLog, read_records
+from mlops.serving.runtime import (
+    Challenger,
+    LoadedModel,
+    MicroBatcher,
+    Runtime,
+    request_id,
+    routes_to_challenger,
+)
+from mlops.serving.schema import record_model
+from mlops.serving.smoke import Observation, evaluate
+
+GOOD = {
+    "customer_id": "C0000001",
+    "tenure_months": 3,
+    "monthly_charges": 70,
+    "total_charges": None,
+    "support_calls": 1,
+    "data_usage_gb": 3.5,
+    "contract": "one-year",
+    "payment_method": "mailed-check",
+    "internet_service": "dsl",
+    "region": "north",
+}
+
+
+class Constant:
+    """A stand-in model that scores every row the same (the serving logic is what is under test)."""
+
+    def __init__(self, p: float) -> None:
+        self.p = p
+
+    def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
+        return np.column_stack([np.full(len(frame), 1 - self.p), np.full(len(frame), self.p)])
+
+
+def test_the_schema_follows_the_contract(contract: Contract) -> None:
+    schema = record_model(contract)
+    assert schema.model_validate(GOOD).model_dump()["monthly_charges"] == 70.0
+    assert "churned" not in schema.model_fields  # the target is never an input
+    cases = {
+        "tenure_months": 1.5,
+        "support_calls": "2",
+        "monthly_charges": float("nan"),
+        "contract": "lifetime",
+        "region": None,
+    }
+    for field, value in cases.items():
+        with pytest.raises(ValidationError) as err:
+            schema.model_validate({**GOOD, field: value})
+        assert err.value.errors()[0]["loc"] == (field,), field
+
+
+def test_request_ids_are_kept_when_well_formed_and_routing_is_sticky() -> None:
+    assert request_id("order-42") == "order-42"
+    assert len(request_id("bad id with spaces")) == 32 and len(request_id(None)) == 32
+    ids = [f"r{i}" for i in range(4000)]
+    share = sum(routes_to_challenger(r, 0.25) for r in ids) / len(ids)
+    assert 0.22 < share < 0.28
+    # Ramping the share up keeps every request id that already went to the challenger there.
+    at_10, at_25 = ({r for r in ids if routes_to_challenger(r, s)} for s in (0.1, 0.25))
+    assert at_10 <= at_25
+    assert not any(routes_to_challenger(r, 0.0) for r in ids)
+
+
+def runtime(challenger: Challenger | None, logged: list[dict[str, Any]]) -> Runtime:
+    champion = LoadedModel("churn:a", Constant(0.2), threshold=0.3)
+    return Runtime(champion, logged.extend, challenger, time_column="event_date")
+
+
+def test_split_traffic_answers_from_the_challenger_for_its_share_and_logs_who_answered() -> None:
+    logged: list[dict[str, Any]] = []
+    challenger = Challenger(LoadedModel("churn:b", Constant(0.9), threshold=0.3), "split", 0.5)
+    rids = [f"r{i}" for i in range(200)]
+    answers = runtime(challenger, logged).predict([GOOD] * 200, rids)
+    by = {a["model_version"] for a in answers}
+    assert by == {"churn:a", "churn:b"}
+    for answer, entry, rid in zip(answers, logged, rids, strict=True):
+        expected = "churn:b" if routes_to_challenger(rid, 0.5) else "churn:a"
+        assert answer["model_version"] == entry["model_version"] == expected
+        assert entry["role"] == ("challenger" if expected == "churn:b" else "champion")
+        assert answer["churn"] == int(answer["probability"] >= 0.3)
+        assert entry["inputs"]["event_date"]  # stamped with the request date when omitted
+
+
+def test_shadow_mode_answers_from_the_champion_and_logs_the_challenger() -> None:
+    logged: list[dict[str, Any]] = []
+    challenger = Challenger(LoadedModel("churn:b", Constant(0.9), threshold=0.3), "shadow", 0.0)
+    answers = runtime(challenger, logged).predict([GOOD] * 3, ["a", "b", "c"])
+    assert {a["model_version"] for a in answers} == {"churn:a"}
+    assert all(e["shadow"] == {"model_version": "churn:b", "probability": 0.9, "churn": 1} for e in logged)
+
+
+def test_the_micro_batcher_scores_concurrent_requests_together() -> None:
+    logged: list[dict[str, Any]] = []
+    rt = runtime(None, logged)
+    batcher = MicroBatcher(rt.predict, max_batch=64)
+
+    async def burst() -> list[dict[str, Any]]:
+        return await asyncio.gather(*(batcher.submit(GOOD, f"r{i}") for i in range(100)))
+
+    answers = asyncio.run(burst())
+    assert [a["request_id"] for a in answers] == [f"r{i}" for i in range(100)]
+    assert sum(batcher.batch_sizes) == 100 and max(batcher.batch_sizes) > 1  # batched, none lost
+    assert max(batcher.batch_sizes) <= 64 and len(logged) == 100
+
+
+def test_the_log_rotates_drains_on_close_and_copies_rotated_files(tmp_path: Path) -> None:
+    log = PredictionLog(tmp_path / "log", max_records_per_file=30, remote_url=f"file://{tmp_path / 'remote'}")
+    log.extend([{"request_id": str(i)} for i in range(100)])
+    log.close()
+    files = sorted((tmp_path / "log").glob("predictions-*.jsonl"))
+    assert len(files) == 4  # 30 + 30 + 30 + 10
+    assert [r["request_id"] for r in read_records(tmp_path / "log")] == [str(i) for i in range(100)]
+    remote = sorted(p.name for p in (tmp_path / "remote").glob("*.jsonl"))
+    assert remote == [f.name for f in files] and not log.errors
+
+
+def test_rejection_reasons_come_from_the_first_pydantic_error() -> None:
+    def body(kind: str) -> bytes:
+        return json.dumps({"error": "x", "detail": [{"type": kind, "loc": ["customer", "a"]}]}).encode()
+
+    assert reason_of(body("finite_number")) == "non_finite"
+    assert reason_of(body("literal_error")) == "unknown_category"
+    assert reason_of(body("int_type")) == "wrong_type"
+    assert reason_of(body("missing")) == "missing_field"
+    assert reason_of(b"not json") == "invalid"
+
+
+def test_smoke_verdicts_name_the_request_and_the_numbers() -> None:
+    golden = [{"customer": GOOD, "probability": 0.25, "churn": 0}] * 3
+    good = Observation(200, 0.010, {"probability": 0.25, "model_version": "m:1"})
+    assert evaluate(golden, [good] * 3, "m:1", 100) == ([], pytest.approx(10.0))
+    wrong = Observation(200, 0.010, {"probability": 0.31, "model_version": "m:0"})
+    failed = Observation(503, 0.010, {"error": "not ready"})
+    slow = Observation(200, 0.500, {"probability": 0.25, "model_version": "m:1"})
+    failures, _ = evaluate(golden, [wrong, failed, slow], "m:1", 100)
+    assert "golden request 0: probability 0.31, expected 0.250000" in failures
+    assert "golden request 0: served by m:0, not m:1" in failures
+    assert "golden request 1: HTTP 503 not ready" in failures
+    assert any(f.startswith("p95 latency 500.0 ms over the budget 100 ms") for f in failures)
