@@ -25,19 +25,34 @@ from mlops.serving import package
 def main(root: Path, out: Path) -> None:
     contract = load_contract(root / "data" / "contract.yaml")
     params = load_section(root / "params.yaml", "train", TrainParams)
-    train, holdout = generate(rows=4000, seed=3), generate(rows=500, seed=4)
-    x, y = train[input_columns(contract)], (train[contract.target] == contract.positive_label).astype(int)
-    model = build_pipeline(contract, params).fit(x, y)
-    with tempfile.TemporaryDirectory() as tmp:
-        model_path, holdout_path = Path(tmp) / "model.joblib", Path(tmp) / "holdout.parquet"
-        joblib.dump(model, model_path)
-        write_parquet(holdout, holdout_path)
-        md5 = file_md5(model_path)
-        metadata = {"model_md5": md5, "threshold": 0.3, "git_commit": "test", "mlflow_run_id": ""}
-        golden = package.golden_set(model_path, root / "data" / "contract.yaml", holdout_path, 0.3)
-        tag = package.ensure_model(model_path, root / "data" / "contract.yaml", metadata, golden)
-    bento = package.build_bento(tag, root, {"model_md5": md5})
-    out.write_text(json.dumps({"model_tag": tag, "bento_tag": bento, "golden": golden}))
+    holdout = generate(rows=500, seed=4)
+    built = []
+    for seed in (3, 5):  # a champion and a challenger (different training samples, different scores)
+        train = generate(rows=4000, seed=seed)
+        x, y = train[input_columns(contract)], (train[contract.target] == contract.positive_label).astype(int)
+        model = build_pipeline(contract, params).fit(x, y)
+        with tempfile.TemporaryDirectory() as tmp:
+            model_path, holdout_path = Path(tmp) / "model.joblib", Path(tmp) / "holdout.parquet"
+            joblib.dump(model, model_path)
+            write_parquet(holdout, holdout_path)
+            md5 = file_md5(model_path)
+            metadata = {"model_md5": md5, "threshold": 0.3, "git_commit": "test", "mlflow_run_id": ""}
+            golden = package.golden_set(model_path, root / "data" / "contract.yaml", holdout_path, 0.3)
+            tag = package.ensure_model(model_path, root / "data" / "contract.yaml", metadata, golden)
+            built.append((tag, golden))
+    (tag, golden), (challenger, challenger_golden) = built
+    bento = package.build_bento(tag, root, {"model_md5": tag})
+    out.write_text(
+        json.dumps(
+            {
+                "model_tag": tag,
+                "bento_tag": bento,
+                "golden": golden,
+                "challenger_tag": challenger,
+                "challenger_golden": challenger_golden,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -14,7 +14,8 @@ from typing import Any
 import pytest
 
 from mlops.serving.predlog import read_records
-from tests.serving.conftest import Server
+from mlops.serving.runtime import routes_to_challenger
+from tests.serving.conftest import Server, start_server
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("serving")]
 
@@ -179,3 +180,44 @@ def test_schemathesis_finds_no_server_error(server: Server, tmp_path: Path) -> N
         cwd=tmp_path,
     )
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
+
+
+@pytest.mark.parametrize("mode", ["split", "shadow"])
+def test_a_challenger_answers_its_sticky_share_or_only_shadows(
+    bento: dict[str, Any], tmp_path: Path, mode: str
+) -> None:
+
+    srv = start_server(
+        bento,
+        tmp_path / "predictions",
+        MLOPS_CHALLENGER_TAG=bento["challenger_tag"],
+        MLOPS_CHALLENGER_MODE=mode,
+        MLOPS_CHALLENGER_SHARE="0.5",
+    )
+    try:
+        case = bento["golden"][0]
+        answers = {}
+        for i in range(40):
+            rid = f"ab-{i}"
+            payload = json.dumps({"customer": case["customer"]})
+            status, body, _ = call(srv, "/predict", payload, x_request_id=rid)
+            assert status == 200, body
+            answers[rid] = body
+    finally:
+        srv.stop()
+    champion, challenger = bento["model_tag"], bento["challenger_tag"]
+    for rid, body in answers.items():
+        expected = challenger if mode == "split" and routes_to_challenger(rid, 0.5) else champion
+        assert body["model_version"] == expected, rid
+        golden = bento["challenger_golden" if expected == challenger else "golden"][0]
+        assert body["probability"] == pytest.approx(golden["probability"], abs=1e-9)
+    assert len({b["model_version"] for b in answers.values()}) == (2 if mode == "split" else 1)
+    logged = {r["request_id"]: r for r in read_records(srv.log_dir)}
+    assert set(logged) == set(answers)
+    for entry in logged.values():
+        assert entry["role"] == ("challenger" if entry["model_version"] == challenger else "champion")
+        if mode == "shadow":
+            assert entry["shadow"]["model_version"] == challenger
+            assert entry["shadow"]["probability"] == pytest.approx(
+                bento["challenger_golden"][0]["probability"], abs=1e-9
+            )

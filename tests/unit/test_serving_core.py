@@ -147,11 +147,22 @@ def test_smoke_verdicts_name_the_request_and_the_numbers() -> None:
     golden = [{"customer": GOOD, "probability": 0.25, "churn": 0}] * 3
     good = Observation(200, 0.010, {"probability": 0.25, "model_version": "m:1"})
     assert evaluate(golden, [good] * 3, "m:1", 100) == ([], pytest.approx(10.0))
-    wrong = Observation(200, 0.010, {"probability": 0.31, "model_version": "m:0"})
+    wrong = Observation(200, 0.010, {"probability": 0.31, "model_version": "m:1"})
+    other = Observation(200, 0.010, {"probability": 0.25, "model_version": "m:0"})
     failed = Observation(503, 0.010, {"error": "not ready"})
     slow = Observation(200, 0.500, {"probability": 0.25, "model_version": "m:1"})
-    failures, _ = evaluate(golden, [wrong, failed, slow], "m:1", 100)
+    failures, _ = evaluate(golden * 4, [wrong, other, failed, slow], "m:1", 100)
     assert "golden request 0: probability 0.31, expected 0.250000" in failures
-    assert "golden request 0: served by m:0, not m:1" in failures
-    assert "golden request 1: HTTP 503 not ready" in failures
+    assert "golden request 1: served by m:0, not m:1" in failures
+    assert "golden request 2: HTTP 503 not ready" in failures
     assert any(f.startswith("p95 latency 500.0 ms over the budget 100 ms") for f in failures)
+
+
+def test_smoke_checks_a_split_challenger_answer_against_its_own_golden_set() -> None:
+    golden = [{"customer": GOOD, "probability": 0.25, "churn": 0}]
+    theirs = [{"customer": GOOD, "probability": 0.61, "churn": 1}]
+    by_challenger = Observation(200, 0.01, {"probability": 0.61, "model_version": "m:2"})
+    assert evaluate(golden, [by_challenger], "m:1", 100, challenger=("m:2", theirs))[0] == []
+    wrong = Observation(200, 0.01, {"probability": 0.25, "model_version": "m:2"})
+    failures, _ = evaluate(golden, [wrong], "m:1", 100, challenger=("m:2", theirs))
+    assert failures == ["golden request 0: probability 0.25, expected 0.610000"]

@@ -145,6 +145,14 @@ def save_smoke(env: str, result: smoke.SmokeResult, model_version: str, p95_budg
     write_text(json.dumps(data, indent=2) + "\n", _state(env) / "smoke.json")
 
 
+def _alt(record: EnvRecord) -> tuple[str, list[dict[str, Any]]] | None:
+    """The challenger's version and golden set, when it answers part of the traffic (split mode)."""
+    if record.challenger is None or record.challenger.mode != "split":
+        return None
+    md5 = record.challenger.model.md5
+    return package.model_tag(md5), golden_for(md5)
+
+
 def deploy_local(env: str, record: EnvRecord, bento: str, p95_budget_ms: float) -> int:
     assert record.model is not None
     current = active(env)
@@ -154,7 +162,8 @@ def deploy_local(env: str, record: EnvRecord, bento: str, p95_budget_ms: float) 
         raise InputError(f"{env}: slot {port} is busy (pid {current['pid']})")
     pid = _start(env, port, bento, record)
     md5 = record.model.md5
-    result = smoke.probe(f"http://127.0.0.1:{port}", golden_for(md5), package.model_tag(md5), p95_budget_ms)
+    url, version = f"http://127.0.0.1:{port}", package.model_tag(md5)
+    result = smoke.probe(url, golden_for(md5), version, p95_budget_ms, challenger=_alt(record))
     save_smoke(env, result, package.model_tag(md5), p95_budget_ms)
     if not result.passed:
         stop(pid)
@@ -229,8 +238,13 @@ def run_smoke(env: str, p95_budget_ms: float) -> int:
     if current is None:
         raise InputError(f"{env} is not deployed on the local target (.deploy/{env}/active.json missing)")
     md5 = current["record"]["model"]["md5"]
+    record = EnvRecord.model_validate(current["record"])
     result = smoke.probe(
-        f"http://127.0.0.1:{current['port']}", golden_for(md5), package.model_tag(md5), p95_budget_ms
+        f"http://127.0.0.1:{current['port']}",
+        golden_for(md5),
+        package.model_tag(md5),
+        p95_budget_ms,
+        challenger=_alt(record),
     )
     save_smoke(env, result, package.model_tag(md5), p95_budget_ms)
     for failure in result.failures:

@@ -65,20 +65,31 @@ def wait_ready(base_url: str, timeout: float) -> bool:
 
 
 def evaluate(
-    golden: list[dict[str, Any]], observed: list[Observation], model_version: str, p95_budget_ms: float
+    golden: list[dict[str, Any]],
+    observed: list[Observation],
+    model_version: str,
+    p95_budget_ms: float,
+    challenger: tuple[str, list[dict[str, Any]]] | None = None,
 ) -> tuple[list[str], float]:
-    """The failures (each naming the request and the numbers) and the p95 latency in ms."""
+    """The failures (each naming the request and the numbers) and the p95 latency in ms.
+
+    With a challenger in split mode some golden requests are answered by it: each answer is checked
+    against the golden set of the model that says it answered (the same holdout rows, its own scores).
+    """
+    expected_by = {model_version: golden, **(dict([challenger]) if challenger else {})}
     failures = []
-    for i, (case, obs) in enumerate(zip(golden, observed, strict=True)):
+    for i, obs in enumerate(observed):
         if obs.status != 200:
             failures.append(f"golden request {i}: HTTP {obs.status} {obs.body.get('error', '')}".strip())
             continue
-        got = obs.body.get("probability")
-        if not isinstance(got, float) or abs(got - case["probability"]) > TOLERANCE:
-            failures.append(f"golden request {i}: probability {got}, expected {case['probability']:.6f}")
-        if obs.body.get("model_version") != model_version:
-            served = obs.body.get("model_version")
+        served = obs.body.get("model_version")
+        if served not in expected_by:
             failures.append(f"golden request {i}: served by {served}, not {model_version}")
+            continue
+        want = expected_by[str(served)][i]["probability"]
+        got = obs.body.get("probability")
+        if not isinstance(got, float) or abs(got - want) > TOLERANCE:
+            failures.append(f"golden request {i}: probability {got}, expected {want:.6f}")
     times = sorted(o.seconds * 1000 for o in observed)
     p95 = times[min(len(times) - 1, int(0.95 * len(times)))] if times else 0.0
     if p95 > p95_budget_ms:
@@ -92,10 +103,11 @@ def probe(
     model_version: str,
     p95_budget_ms: float = 250.0,
     ready_timeout: float = 60.0,
+    challenger: tuple[str, list[dict[str, Any]]] | None = None,
 ) -> SmokeResult:
     if not wait_ready(base_url, ready_timeout):
         return SmokeResult(False, [f"{base_url}/readyz not ready within {ready_timeout:.0f} s"])
     _post(f"{base_url}/predict", {"customer": golden[0]["customer"]}, 10)  # warm-up, not judged
     observed = [_post(f"{base_url}/predict", {"customer": case["customer"]}, 10) for case in golden]
-    failures, p95 = evaluate(golden, observed, model_version, p95_budget_ms)
+    failures, p95 = evaluate(golden, observed, model_version, p95_budget_ms, challenger)
     return SmokeResult(True, failures, p95)
