@@ -44,6 +44,19 @@ def reason_of(body: bytes) -> str:
     return "invalid"
 
 
+async def _drain(receive: Any, limit: int) -> None:
+    """Read (and drop) the request body before answering: a client still sending when the server answers
+    and closes gets a broken pipe instead of the 4xx (seen here with a 3 MB body). Bounded by `limit`."""
+    seen = 0
+    while seen <= limit:
+        message = await receive()
+        if message["type"] != "http.request":
+            return
+        seen += len(message.get("body", b""))
+        if not message.get("more_body"):
+            return
+
+
 async def _reply(send: Any, status: int, message: str) -> None:
     body = json.dumps({"error": message}).encode()
     await send(
@@ -69,12 +82,14 @@ class RequestGuard:
         ctype = headers.get("content-type", "").split(";")[0].strip().lower()
         if ctype != "application/json":
             count_rejected("content_type")
+            await _drain(receive, 10 * self.max_body)
             shown = ctype or "none"
             await _reply(send, 415, f"content-type must be application/json, got {shown}")
             return
         length = headers.get("content-length")
         if length is not None and (not length.isdigit() or int(length) > self.max_body):
             count_rejected("too_large")
+            await _drain(receive, 10 * self.max_body)
             await _reply(send, 413, f"request body over {self.max_body} bytes (content-length {length})")
             return
 
