@@ -117,6 +117,12 @@ pull-if-remote: $(STAMP)  ## dvc pull when the default remote is reachable; othe
 	elif $(BIN)/dvc pull --allow-missing; then echo "pull-if-remote: pulled from $$url"; \
 	else echo "pull-if-remote: WARNING: dvc pull from $$url failed (no credentials on a fork PR?); dvc repro rebuilds what is missing"; fi
 
+.PHONY: push-if-remote
+push-if-remote: $(STAMP)  ## dvc push when the default remote is reachable; otherwise warn (the PR's CI will say)
+	@url=$$($(BIN)/dvc remote list | awk -v r="$$($(BIN)/dvc remote default 2>/dev/null)" '$$1 == r {print $$2}'); \
+	if [ -n "$$url" ] && { [[ "$$url" == *://* ]] || [ -d "$$url" ]; }; then $(BIN)/dvc push -q; \
+	else echo "push-if-remote: WARNING: no reachable DVC remote; the extract stays local (dvc push it before review)"; fi
+
 BASE ?= origin/main
 PR ?=
 .PHONY: report
@@ -189,6 +195,47 @@ k8s-render: $(STAMP)  ## render + strictly validate ENV's Kubernetes manifests i
 	$(BIN)/python -m mlops.k8s --environment $(ENV) --image $(IMAGE) --out .deploy/k8s/$(ENV)
 	$(BIN)/kubernetes-validate --strict --kubernetes-version 1.30.0 .deploy/k8s/$(ENV)/*.yaml
 
+# Monitoring (README: "Monitoring"). LOG_DIR: the prediction log; the service reads the last verdict from
+# $(LOG_DIR)/../drift/drift.json for its drift gauges.
+LOG_DIR ?= .deploy/production/predictions
+DRIFT_OUT ?= $(dir $(LOG_DIR))drift
+DRIFT_ARGS ?=
+.PHONY: drift drift-screenshot drift-ci drift-issue dispatch-retrain retrain-data retrain-pr fetch-log
+fetch-log: $(STAMP)  ## copy the prediction log from MLOPS_PREDICTION_LOG_URL into LOG_DIR (team scale)
+	@if [ -z "$${MLOPS_PREDICTION_LOG_URL:-}" ]; then \
+	  echo "fetch-log: MLOPS_PREDICTION_LOG_URL is not set: set it (a repository variable) to the log location" >&2; exit 2; fi
+	$(BIN)/mlops fetch-log --url "$$MLOPS_PREDICTION_LOG_URL" --out $(LOG_DIR)
+drift: $(STAMP)  ## drift report of LOG_DIR against the training data (exit 3 on drift)
+	$(BIN)/mlops drift --log-dir $(LOG_DIR) --out $(DRIFT_OUT) $(DRIFT_ARGS)
+drift-screenshot: $(STAMP) sysdeps  ## PNG of the last drift report (DRIFT_OUT/drift.html) in headless Chromium
+	$(BIN)/mlops screenshot --html $(DRIFT_OUT)/drift.html --png $(DRIFT_OUT)/drift.png
+drift-ci: $(STAMP)  ## the drift workflow's check: prints drift=true|false; fails only on errors
+	@if [ -n "$${MLOPS_PREDICTION_LOG_URL:-}" ]; then \
+	  $(BIN)/mlops fetch-log --url "$$MLOPS_PREDICTION_LOG_URL" --out $(LOG_DIR) >&2; fi
+	@code=0; $(BIN)/mlops drift --log-dir $(LOG_DIR) --out reports/drift $(DRIFT_ARGS) >&2 || code=$$?; \
+	if [ $$code -eq 0 ]; then echo drift=false; elif [ $$code -eq 3 ]; then echo drift=true; else exit $$code; fi
+drift-issue: $(STAMP)  ## open or update the ONE open drift issue with reports/drift/drift.json
+	$(BIN)/mlops drift-issue-body --summary reports/drift/drift.json --out reports/drift/issue.md \
+	  $(if $(RUN_URL),--run-url "$(RUN_URL)")
+	@number=$$($(GH) issue list --state open --label drift --json number --jq '.[0].number // empty'); \
+	if [ -n "$$number" ]; then $(GH) issue edit "$$number" --body-file reports/drift/issue.md; \
+	else $(GH) issue create --title "Drift detected in production" --label drift --body-file reports/drift/issue.md; fi
+dispatch-retrain:  ## start the retrain workflow (the drift workflow calls this on drift)
+	$(GH) workflow run retrain.yml
+retrain-data: $(STAMP)  ## labelled production window -> data/extract/labelled.parquet (DVC-tracked), ingest.source
+	$(BIN)/mlops refresh-data --log-dir $(LOG_DIR) --out data/extract/labelled.parquet
+	$(BIN)/dvc add -q data/extract/labelled.parquet
+	sed -i 's|^  source: .*|  source: data/extract/labelled.parquet|' params.yaml
+RETRAIN_BRANCH ?= retrain/$(shell date -u +%Y%m%d)
+retrain-pr: $(STAMP)  ## commit the retrained pipeline on a branch, push it and open the pull request
+	git switch -q -C $(RETRAIN_BRANCH)
+	git add params.yaml dvc.lock reports/ data/extract/
+	git $(BOT) commit -qm "Retrain on the labelled production window"
+	@$(MAKE) --no-print-directory push-if-remote
+	git push -q --force $(PUSH_URL) $(RETRAIN_BRANCH)
+	$(GH) pr create --base main --head $(RETRAIN_BRANCH) --title "Retrain on recent production data" \
+	  --body-file reports/gates.md
+
 .PHONY: tune
 # Queued experiments run in temporary copies under .dvc/tmp/exps: point them at this clone's MLflow store,
 # or their runs would be written to a copy that DVC deletes afterwards.
@@ -202,10 +249,12 @@ tune: $(STAMP)  ## queue a small hyperparameter grid as DVC experiments, run the
 	$(BIN)/dvc exp show --md --only-changed --drop 'Created|State|Executor|models/.*'
 	@echo "tune: keep the best with 'dvc exp apply <name>' and commit, or 'dvc exp branch <name> <branch>' for a PR"
 
-.PHONY: bench bench-pipeline bench-serving
-bench: bench-pipeline bench-serving  ## every benchmark (each measures our figure beside its baseline)
+.PHONY: bench bench-pipeline bench-serving bench-drift
+bench: bench-pipeline bench-serving bench-drift  ## every benchmark (each measures our figure beside its baseline)
 bench-pipeline: $(STAMP)  ## cold and no-op dvc repro on the default 50,000 rows, with baselines
 	$(BIN)/python benchmarks/pipeline.py
+bench-drift: $(STAMP)  ## mlops drift on 100,000 logged rows beside bare Evidently (needs make pipeline)
+	$(BIN)/python benchmarks/drift.py
 bench-serving: package  ## BentoML vs a minimal FastAPI app, same model, same core: p50 at 1 client, 32-client throughput
 	$(BIN)/python benchmarks/serving.py --out .deploy/bench-serving.json
 

@@ -84,6 +84,13 @@ def build_parser() -> argparse.ArgumentParser:
         "gates",
         params=False,
     )
+    _add_pr_and_package(sub)
+    _add_monitoring(sub)
+    _add_deploy(sub)
+    return parser
+
+
+def _add_pr_and_package(sub: Any) -> None:
     report = _add(sub, "report", "Pull-request report: diffs against a base revision, gates, plots.")
     report.add_argument("--base", required=True, help="git revision to compare with (e.g. origin/main)")
     report.add_argument("--out", type=Path, default=Path("reports/pr"), help="folder (default: %(default)s)")
@@ -113,6 +120,43 @@ def build_parser() -> argparse.ArgumentParser:
         "test",
         "out",
     )
+
+
+def _add_monitoring(sub: Any) -> None:
+    drift = sub.add_parser("drift", help="Prediction-log drift vs training data (exit 3 on drift).")
+    drift.add_argument("--params", type=Path, default=Path("params.yaml"))
+    drift.add_argument("--contract", type=Path, default=Path("data/contract.yaml"))
+    drift.add_argument("--log-dir", type=Path, required=True, help="predictions-*.jsonl folder")
+    drift.add_argument("--reference", type=Path, default=Path("data/processed/train.parquet"))
+    drift.add_argument("--model", type=Path, default=Path("models/model.joblib"))
+    drift.add_argument("--metrics", type=Path, default=Path("reports/metrics.json"))
+    drift.add_argument("--production", type=Path, default=Path("deploy/production.yaml"))
+    drift.add_argument("--out", type=Path, default=Path("reports/drift"))
+    body = sub.add_parser("drift-issue-body", help="Markdown of the drift issue from drift.json.")
+    body.add_argument("--summary", type=Path, default=Path("reports/drift/drift.json"))
+    body.add_argument("--out", type=Path, default=Path("reports/drift/issue.md"))
+    body.add_argument("--run-url", default=None)
+    shot = sub.add_parser("screenshot", help="PNG of a local HTML page in headless Chromium.")
+    shot.add_argument("--html", type=Path, required=True)
+    shot.add_argument("--png", type=Path, required=True)
+    fetch = sub.add_parser("fetch-log", help="Copy prediction and feedback logs from an fsspec URL.")
+    fetch.add_argument("--url", required=True)
+    fetch.add_argument("--out", type=Path, required=True)
+    refresh = sub.add_parser("refresh-data", help="Labelled production window -> a training extract.")
+    refresh.add_argument("--params", type=Path, default=Path("params.yaml"))
+    refresh.add_argument("--contract", type=Path, default=Path("data/contract.yaml"))
+    refresh.add_argument("--log-dir", type=Path, required=True)
+    refresh.add_argument("--out", type=Path, default=Path("data/extract/labelled.parquet"))
+    refresh.add_argument("--min-rows", type=int, default=5000)
+    simulate = sub.add_parser("simulate", help="Send generated (shifted) traffic to a local service.")
+    simulate.add_argument("--url", required=True, help="e.g. http://127.0.0.1:3200")
+    simulate.add_argument("--rows", type=int, default=5000)
+    simulate.add_argument("--shift", choices=("none", "covariate", "concept", "both"), default="none")
+    simulate.add_argument("--seed", type=int, default=7)
+    simulate.add_argument("--feedback", action="store_true", help="also post the true labels to /feedback")
+
+
+def _add_deploy(sub: Any) -> None:
     envs = ("staging", "production")
     deploy = sub.add_parser("deploy", help="Deploy an environment (staging: the current gated model).")
     deploy.add_argument("--env", choices=envs, required=True)
@@ -136,7 +180,6 @@ def build_parser() -> argparse.ArgumentParser:
     promotion.add_argument("--out", type=Path, default=Path("reports/promotion.md"))
     stop = sub.add_parser("stop", help="Stop an environment's local server.")
     stop.add_argument("--env", choices=envs, required=True)
-    return parser
 
 
 def _deploy(args: argparse.Namespace) -> Callable[[], int]:
@@ -173,6 +216,16 @@ OPERATIONS: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "pr-target": ("mlops.pr_artifact", "run", ("artifact",)),
     "promotion-report": ("mlops.serving.promotion", "run", ("out",)),
     "package": ("mlops.serving.package", "run", ("params", "contract", "model", "gates", "test", "out")),
+    "drift": (
+        "mlops.monitoring.command",
+        "run",
+        ("params", "contract", "log_dir", "reference", "model", "metrics", "production", "out"),
+    ),
+    "drift-issue-body": ("mlops.monitoring.command", "run_issue_body", ("summary", "out", "run_url")),
+    "screenshot": ("mlops.adapters.browser", "run_screenshot", ("html", "png")),
+    "fetch-log": ("mlops.monitoring.command", "run_fetch", ("url", "out")),
+    "refresh-data": ("mlops.monitoring.refresh", "run", ("params", "contract", "log_dir", "out", "min_rows")),
+    "simulate": ("mlops.monitoring.simulate", "run", ("url", "rows", "shift", "seed", "feedback")),
 }
 DEPLOY_COMMANDS = ("deploy", "smoke", "promote", "rollback", "stop", "aliases")
 

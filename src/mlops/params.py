@@ -170,3 +170,21 @@ class GatesParams(_Section):
     fairness: FairnessGate = FairnessGate()
     behaviour: BehaviourGate = BehaviourGate()
     operational: OperationalGate = OperationalGate()
+
+
+class ConceptParams(_Section):
+    min_labels: int = Field(default=300, gt=0)
+    max_roc_auc_drop: float = Field(default=0.05, ge=0.0, le=1.0)
+    max_f1_drop: float = Field(default=0.08, ge=0.0, le=1.0)
+
+
+class MonitoringParams(_Section):
+    window_hours: float = Field(default=168.0, gt=0.0)
+    min_rows: int = Field(default=500, gt=0)
+    sample_cap: int = Field(default=100_000, gt=0)
+    drift_share: float = Field(default=0.3, gt=0.0, le=1.0)
+    column_threshold: float = Field(default=0.1, gt=0.0)
+    prediction_threshold: float = Field(default=0.1, gt=0.0)
+    max_missing_increase: float = Field(default=0.05, ge=0.0, le=1.0)
+    concept: ConceptParams = ConceptParams()
+    seed: int = 42

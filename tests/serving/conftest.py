@@ -64,6 +64,7 @@ def bento(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 
 
 def start_server(bento: dict[str, Any], log_dir: Path, **extra_env: str) -> Server:
+    log_dir.parent.mkdir(parents=True, exist_ok=True)
     port = free_port()
     env = {
         **tool_env(),

@@ -110,7 +110,12 @@ def check(html_path: Path) -> RenderCheck:
 
 def screenshot(html_path: Path, png: Path, width: int = 1000, height: int = 2400) -> None:
     png.parent.mkdir(parents=True, exist_ok=True)
-    shot = [f"--window-size={width},{height}", f"--screenshot={png.resolve()}", html_path.resolve().as_uri()]
+    shot = [
+        f"--window-size={width},{height}",
+        "--virtual-time-budget=10000",  # let script-rendered pages (the Evidently report) finish drawing
+        f"--screenshot={png.resolve()}",
+        html_path.resolve().as_uri(),
+    ]
     proc = _run(shot)
     if proc.returncode != 0 or not png.exists():
         raise InputError(f"Chromium screenshot failed (exit {proc.returncode}): {proc.stderr[-400:]}")
@@ -132,3 +137,12 @@ def preview(report: Path, png: Path | None) -> RenderCheck:
     if png is not None:
         screenshot(page, png)
     return result
+
+
+def run_screenshot(html_path: Path, png: Path) -> int:
+    """`mlops screenshot`: a PNG of any local HTML page (the README's drift-report picture)."""
+    if not html_path.exists():
+        raise InputError(f"page not found: {html_path}")
+    screenshot(html_path, png, width=1200, height=1400)
+    print(f"screenshot: {png}")
+    return 0

@@ -6,6 +6,10 @@ created here with prometheus_client appear on /metrics of every worker's server.
 
 from __future__ import annotations
 
+import json
+import threading
+import time
+from pathlib import Path
 from typing import Any
 
 from prometheus_client import Counter, Gauge
@@ -20,6 +24,43 @@ MODEL = Gauge(
     ["model_version", "role"],
     multiprocess_mode="max",
 )
+
+
+DRIFT_SHARE = Gauge(
+    "mlops_drift_share",
+    "Share of feature columns drifted in the last drift report (-1: no report yet)",
+    multiprocess_mode="max",
+)
+DRIFT_DETECTED = Gauge(
+    "mlops_drift_detected",
+    "1 when the last drift report found drift, else 0 (-1: no report yet)",
+    multiprocess_mode="max",
+)
+
+
+def refresh_drift(summary: Path) -> None:
+    """Publish the latest drift report (written by `mlops drift`) as gauges; -1 when there is none."""
+    try:
+        data = json.loads(summary.read_text())
+    except (OSError, ValueError):
+        DRIFT_SHARE.set(-1)
+        DRIFT_DETECTED.set(-1)
+        return
+    DRIFT_SHARE.set(float(data.get("drifted_share", 0.0)))
+    DRIFT_DETECTED.set(1 if data.get("status") == "drift" else 0)
+
+
+def watch_drift(summary: Path, every_seconds: float = 30.0) -> threading.Thread:
+    """Re-read the drift report in a daemon thread (the drift job runs elsewhere, on a schedule)."""
+
+    def loop() -> None:
+        while True:
+            refresh_drift(summary)
+            time.sleep(every_seconds)
+
+    thread = threading.Thread(target=loop, name="drift-gauges", daemon=True)
+    thread.start()
+    return thread
 
 
 def count_prediction(model_version: str, churn: int) -> None:

@@ -133,3 +133,25 @@ def read_records(folder: str | Path, prefix: str = PREFIX) -> list[dict[str, Any
         with path.open(encoding="utf-8") as fh:
             out.extend(json.loads(line) for line in fh if line.strip())
     return out
+
+
+def fetch(url: str, out: str | Path) -> int:
+    """Copy the log files (predictions and feedback) from an fsspec URL into a local folder; returns count.
+
+    The drift workflow's first step at team scale (MLOPS_PREDICTION_LOG_URL): files already present with
+    the same size are skipped, so repeated runs only download what is new.
+    """
+    import fsspec
+
+    fs, root = fsspec.core.url_to_fs(url)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    copied = 0
+    for prefix in (PREFIX, FEEDBACK_PREFIX):
+        for remote in sorted(fs.glob(f"{root.rstrip('/')}/{prefix}-*.jsonl")):
+            local = out / Path(remote).name
+            if local.exists() and local.stat().st_size == fs.size(remote):
+                continue
+            fs.get(remote, str(local))
+            copied += 1
+    return copied

@@ -89,6 +89,10 @@ class ChurnService:
         )
         self.batcher = MicroBatcher(self.runtime.predict, max_batch=256)
         metrics.model_info(champion, challenger)
+        # Drift gauges from the monitoring job's latest report: beside the log by default (make drift).
+        default = Path(LOG_DIR).parent / "drift" / "drift.json"
+        every = float(os.environ.get("MLOPS_DRIFT_REFRESH_SECONDS", "30"))
+        metrics.watch_drift(Path(os.environ.get("MLOPS_DRIFT_SUMMARY") or default), every)
 
     def __is_ready__(self) -> bool:
         return self.runtime is not None

@@ -1,0 +1,170 @@
+"""`mlops drift`: the prediction log of a time window against the training data.
+
+Writes reports/drift/drift.html (Evidently, self-contained) and reports/drift/drift.json (the verdict, its
+reasons, every test). Exit codes, relied on by the drift workflow: 0 no drift (or too little data to
+judge: never a false alarm), 3 drift (inputs, predictions, data quality or labelled performance), 2 bad
+input (missing files, broken params), 1 anything unexpected.
+
+The reference predictions come from the model production runs (deploy/production.yaml, fetched from DVC
+by its md5), else from the pipeline's current model: prediction drift compares like with like.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from mlops.contract import load_contract
+from mlops.io import InputError, load_model, read_json, read_table, write_text
+from mlops.monitoring import drift as rules
+from mlops.params import EvaluateParams, MonitoringParams, load_section
+from mlops.serving.predlog import FEEDBACK_PREFIX, read_records
+
+
+def _reference_model(production: Path, model_path: Path) -> tuple[Any, str]:
+    from mlops.deploy_state import deployed_model, load_deployed_model
+
+    recorded = deployed_model(production) if production.exists() else None
+    if recorded is not None:
+        return load_deployed_model(recorded), f"production model ({recorded.label})"
+    if not model_path.exists():
+        raise InputError(f"no production model recorded and no {model_path}: cannot score the reference")
+    return load_model(model_path), f"pipeline model {model_path}"
+
+
+def _summary_lines(summary: dict[str, Any]) -> list[str]:
+    lines = [f"drift: {summary['status']} ({summary['rows']} predictions in the window)"]
+    lines += [f"  - {reason}" for reason in summary["reasons"]]
+    return lines
+
+
+def run(
+    params_path: Path,
+    contract_path: Path,
+    log_dir: Path,
+    reference_path: Path,
+    model_path: Path,
+    metrics_path: Path,
+    production: Path,
+    out_dir: Path,
+    now: dt.datetime | None = None,
+) -> int:
+    params = load_section(params_path, "monitoring", MonitoringParams)
+    threshold = load_section(params_path, "evaluate", EvaluateParams).threshold
+    contract = load_contract(contract_path)
+    features = contract.features()
+    numeric, categorical = contract.numeric(features), contract.categorical(features)
+    if not log_dir.is_dir():
+        raise InputError(f"prediction log folder not found: {log_dir}")
+    now = now or dt.datetime.now(dt.UTC)
+    frame = rules.log_frame(read_records(log_dir))
+    current = rules.window(frame, params.window_hours, now, params.sample_cap)
+    baseline = read_json(metrics_path)
+    concept = rules.concept_check(
+        rules.labelled(current, read_records(log_dir, FEEDBACK_PREFIX)), baseline, threshold, params
+    )
+    out_dir.mkdir(parents=True, exist_ok=True)
+    if len(current) < params.min_rows:
+        summary = rules.insufficient(len(current), params, concept)
+        if concept.get("drift"):
+            summary["status"] = "drift"
+    else:
+        reference = rules.sample(read_table(reference_path), params.sample_cap, params.seed)
+        reference = reference.reset_index(drop=True)
+        model, model_label = _reference_model(production, model_path)
+        from mlops.modeling import input_columns
+
+        reference["probability"] = model.predict_proba(reference[input_columns(contract)])[:, 1]
+        cur = current.reset_index(drop=True).copy()
+        for col in numeric:
+            cur[col] = pd.to_numeric(cur[col], errors="coerce").astype(float)
+        for col in categorical:
+            cur[col] = cur[col].astype("object")
+        from mlops.adapters.evidently import drift_report
+
+        result = drift_report(
+            reference,
+            cur,
+            numeric=numeric,
+            categorical=categorical,
+            prediction="probability",
+            drift_share=params.drift_share,
+            column_threshold=params.column_threshold,
+            prediction_threshold=params.prediction_threshold,
+            html=out_dir / "drift.html",
+        )
+        columns = [
+            {
+                "column": c.column,
+                "score": rules.finite(c.score),
+                "threshold": c.threshold,
+                "drifted": c.drifted,
+                "method": c.method,
+            }
+            for c in result.columns
+        ]
+        pred = result.prediction
+        prediction = (
+            {"score": rules.finite(pred.score), "threshold": pred.threshold, "drifted": pred.drifted}
+            if pred
+            else None
+        )
+        summary = rules.verdict(
+            len(current),
+            params,
+            columns,
+            result.drifted_share,
+            prediction,
+            rules.missing_checks(reference, cur, features, params.max_missing_increase),
+            rules.unseen_categories(reference, cur, categorical),
+            concept,
+        )
+        summary["reference"] = {"rows": len(reference), "file": str(reference_path), "model": model_label}
+    summary["window"] = {"hours": params.window_hours, "end": now.isoformat()}
+    write_text(json.dumps(summary, indent=2, default=str) + "\n", out_dir / "drift.json")
+    stream = sys.stdout if summary["status"] != "drift" else sys.stderr
+    print("\n".join(_summary_lines(summary)), file=stream)
+    return rules.EXIT_DRIFT if summary["status"] == "drift" else 0
+
+
+def issue_body(summary: dict[str, Any], run_url: str | None) -> str:
+    """The body of the ONE drift issue the drift workflow keeps up to date."""
+    lines = [
+        "<!-- mlops-drift-issue -->",
+        f"## Drift in production: {summary['status']}",
+        "",
+        f"{summary['rows']} predictions in the last {summary['window']['hours']:g} h "
+        f"(up to {summary['window']['end']}).",
+        "",
+        *[f"- {reason}" for reason in summary["reasons"]],
+        "",
+        "A retrain has been dispatched: it opens a pull request with the retrained model and its report, so",
+        "promotion stays a reviewed merge.",
+    ]
+    columns = summary.get("columns") or []
+    if columns:
+        lines += ["", "| column | drift score | limit | drifted |", "|---|---|---|---|"]
+        for c in columns:
+            drifted = "yes" if c["drifted"] else "no"
+            lines.append(f"| {c['column']} | {c['score']} | {c['threshold']} | {drifted} |")
+    if run_url:
+        lines += ["", f"Full HTML report: the `drift-report` artifact of [this run]({run_url})."]
+    return "\n".join(lines) + "\n"
+
+
+def run_issue_body(summary_path: Path, out: Path, run_url: str | None) -> int:
+    write_text(issue_body(read_json(summary_path), run_url), out)
+    print(f"drift-issue-body: {out}")
+    return 0
+
+
+def run_fetch(url: str, out: Path) -> int:
+    from mlops.serving.predlog import fetch
+
+    print(f"fetch-log: {fetch(url, out)} new files from {url} -> {out}")
+    return 0

@@ -1,0 +1,51 @@
+"""`mlops refresh-data`: the labelled window of production traffic as a training extract.
+
+The retrain workflow's first step: predictions of the monitoring window joined with their fed-back labels
+become `data/extract/labelled.parquet` (the contract's columns, the label as the target), and params.yaml
+points `ingest.source` at it. The pipeline then validates it against the contract like any extract, so a
+broken log cannot train a model. The ingest stage depends on the `data/extract` folder, so a new extract
+reruns the pipeline; the file itself is tracked by DVC (`dvc add`), never by git.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pandas as pd
+
+from mlops.contract import load_contract
+from mlops.io import InputError, write_parquet
+from mlops.monitoring import drift as rules
+from mlops.params import MonitoringParams, load_section
+from mlops.serving.predlog import FEEDBACK_PREFIX, read_records
+
+
+def extract(frame: pd.DataFrame, columns: list[str], target: str, id_column: str) -> pd.DataFrame:
+    """Labelled predictions as contract rows: one per customer (their latest), the label as the target."""
+    rows = frame.sort_values("timestamp").drop_duplicates(id_column, keep="last")
+    out = rows.reindex(columns=[c for c in columns if c != target]).copy()
+    out[target] = rows["label"].astype("int64").to_numpy()
+    return out.reset_index(drop=True)[columns]
+
+
+def run(params_path: Path, contract_path: Path, log_dir: Path, out: Path, min_rows: int) -> int:
+    params = load_section(params_path, "monitoring", MonitoringParams)
+    contract = load_contract(contract_path)
+    if not log_dir.is_dir():
+        raise InputError(f"prediction log folder not found: {log_dir}")
+    frame = rules.window(
+        rules.log_frame(read_records(log_dir)), params.window_hours, dt.datetime.now(dt.UTC), 10_000_000
+    )
+    joined = rules.labelled(frame, read_records(log_dir, FEEDBACK_PREFIX))
+    data = extract(joined, list(contract.columns), contract.target, contract.id_column)
+    if len(data) < min_rows:
+        raise InputError(
+            f"{len(data)} labelled customers in the last {params.window_hours:g} h of {log_dir}; "
+            f"a retrain needs at least {min_rows}"
+        )
+    data[contract.time_column] = pd.to_datetime(data[contract.time_column])
+    write_parquet(data, out)
+    rate = float(data[contract.target].mean())
+    print(f"refresh-data: {len(data)} labelled customers (churn rate {rate:.1%}) -> {out}")
+    return 0

@@ -1,0 +1,74 @@
+"""A small real model, its training data as the drift reference, and prediction logs written by the
+serving runtime itself (the same code path as the service, without HTTP)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import joblib
+import pytest
+from sklearn.metrics import f1_score, roc_auc_score
+
+from mlops.contract import Contract
+from mlops.generate import generate
+from mlops.io import write_parquet
+from mlops.modeling import build_pipeline, input_columns
+from mlops.params import TrainParams, load_section
+from mlops.serving.predlog import FEEDBACK_PREFIX, PredictionLog
+from mlops.serving.runtime import LoadedModel, Runtime
+from mlops.serving.schema import record_model
+from tests.conftest import ROOT
+
+THRESHOLD = 0.3
+KNOBS = {"none": (0.0, 0.0), "covariate": (1.0, 0.0), "concept": (0.0, 1.0), "both": (1.0, 1.0)}
+
+
+@dataclass
+class World:
+    root: Path
+    model_path: Path
+    reference: Path
+    metrics: Path
+    contract: Contract
+
+    def log(self, name: str, rows: int, seed: int, shift: str = "none", labels: bool = False) -> Path:
+        """A prediction log of `rows` generated requests scored by the runtime (and their labels)."""
+        folder = self.root / name
+        covariate, concept = KNOBS[shift]
+        start = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=10)
+        df = generate(rows, seed, start_date=start, days=10, covariate_shift=covariate, concept_shift=concept)
+        truth = df.pop("churned").tolist()
+        df["event_date"] = df["event_date"].dt.strftime("%Y-%m-%d")
+        schema = record_model(self.contract)
+        records = [schema.model_validate(r).model_dump() for r in json.loads(df.to_json(orient="records"))]
+        log = PredictionLog(folder)
+        model = LoadedModel("churn:test", joblib.load(self.model_path), THRESHOLD)
+        rids = [f"{name}-{i}" for i in range(rows)]
+        Runtime(model, log.extend, time_column=self.contract.time_column).predict(records, rids)
+        log.close()
+        if labels:
+            feedback = PredictionLog(folder, prefix=FEEDBACK_PREFIX)
+            feedback.extend([{"request_id": r, "label": int(y)} for r, y in zip(rids, truth, strict=True)])
+            feedback.close()
+        return folder
+
+
+@pytest.fixture(scope="session")
+def world(tmp_path_factory: pytest.TempPathFactory, contract: Contract) -> World:
+    root = tmp_path_factory.mktemp("monitoring")
+    params = load_section(ROOT / "params.yaml", "train", TrainParams)
+    train, holdout = generate(8000, seed=21), generate(3000, seed=22)
+    cols = input_columns(contract)
+    model = build_pipeline(contract, params).fit(train[cols], train[contract.target])
+    joblib.dump(model, root / "model.joblib")
+    write_parquet(train, root / "train.parquet")
+    p = model.predict_proba(holdout[cols])[:, 1]
+    metrics = {
+        "roc_auc": float(roc_auc_score(holdout[contract.target], p)),
+        "f1": float(f1_score(holdout[contract.target], p >= THRESHOLD)),
+    }
+    (root / "metrics.json").write_text(json.dumps(metrics))
+    return World(root, root / "model.joblib", root / "train.parquet", root / "metrics.json", contract)

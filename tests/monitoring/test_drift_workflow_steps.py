@@ -1,0 +1,79 @@
+"""The drift workflow's make steps on real logs: `make drift-ci` prints the verdict for $GITHUB_OUTPUT and
+fails only on errors; `make drift-issue` creates the ONE drift issue, then edits it (fake `gh`)."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT, tool_env
+from tests.monitoring.conftest import World
+
+pytestmark = pytest.mark.xdist_group("monitoring")
+
+
+@pytest.fixture
+def workdir(tmp_path: Path) -> Path:
+    """A folder with the project's Makefile, params and contract, sharing this checkout's venv."""
+    for name in ("Makefile", "params.yaml", "uv.lock", "pyproject.toml"):
+        shutil.copy2(ROOT / name, tmp_path / name)
+    (tmp_path / "data").mkdir()
+    shutil.copy2(ROOT / "data" / "contract.yaml", tmp_path / "data" / "contract.yaml")
+    (tmp_path / ".venv").symlink_to(ROOT / ".venv")
+    return tmp_path
+
+
+def make(workdir: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    full = {**tool_env(), "MAKEFLAGS": "--assume-old=.venv/.synced", **env}
+    full.pop("MLOPS_PREDICTION_LOG_URL", None)
+    return subprocess.run(
+        ["make", "-s", *args], cwd=workdir, env=full, capture_output=True, text=True, check=False, timeout=300
+    )
+
+
+def drift_args(world: World) -> str:
+    return (
+        f"--reference {world.reference} --model {world.model_path} --metrics {world.metrics} "
+        f"--production {world.root / 'none.yaml'}"
+    )
+
+
+def test_drift_ci_prints_the_verdict_and_fails_only_on_errors(world: World, workdir: Path) -> None:
+    calm = world.log("ci-calm", rows=1500, seed=301)
+    shifted = world.log("ci-shifted", rows=1500, seed=302, shift="covariate")
+    out = make(workdir, "drift-ci", f"LOG_DIR={calm}", f"DRIFT_ARGS={drift_args(world)}")
+    assert (out.returncode, out.stdout) == (0, "drift=false\n"), out.stderr
+    out = make(workdir, "drift-ci", f"LOG_DIR={shifted}", f"DRIFT_ARGS={drift_args(world)}")
+    assert (out.returncode, out.stdout) == (0, "drift=true\n"), out.stderr  # green on drift
+    assert (workdir / "reports" / "drift" / "drift.html").exists()
+    out = make(workdir, "drift-ci", f"LOG_DIR={world.root / 'missing'}", f"DRIFT_ARGS={drift_args(world)}")
+    assert out.returncode != 0 and "drift=" not in out.stdout  # red on errors
+    assert "prediction log folder not found" in out.stderr
+
+
+def test_drift_issue_creates_one_issue_then_updates_it(world: World, workdir: Path) -> None:
+    shifted = world.log("issue-shifted", rows=1500, seed=303, shift="covariate")
+    verdict = make(workdir, "drift-ci", f"LOG_DIR={shifted}", f"DRIFT_ARGS={drift_args(world)}")
+    assert verdict.stdout == "drift=true\n"
+    calls, state = workdir / "gh.log", workdir / "gh.state"
+    gh = workdir / "gh"
+    gh.write_text(
+        "#!/bin/sh\n"
+        f'echo "$@" >> {calls}\n'
+        f'if [ "$1 $2" = "issue list" ]; then cat {state} 2>/dev/null; fi\n'
+        f'if [ "$1 $2" = "issue create" ]; then echo 7 > {state}; fi\n'
+    )
+    gh.chmod(0o755)
+    for _ in range(2):
+        out = make(workdir, "drift-issue", f"GH={gh}", "RUN_URL=https://example.invalid/run/1")
+        assert out.returncode == 0, out.stdout + out.stderr
+    assert make(workdir, "dispatch-retrain", f"GH={gh}").returncode == 0
+    lines = calls.read_text().splitlines()
+    assert [line.split()[1] for line in lines] == ["list", "create", "list", "edit", "run"]
+    assert lines[4] == "workflow run retrain.yml"
+    assert lines[3].startswith("issue edit 7 --body-file reports/drift/issue.md")
+    body = (workdir / "reports" / "drift" / "issue.md").read_text()
+    assert "## Drift in production: drift" in body and "monthly_charges" in body

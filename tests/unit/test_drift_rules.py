@@ -1,0 +1,97 @@
+"""Monitoring rules on plain data: the window, data-quality checks, concept drift, the verdict."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pandas as pd
+
+from mlops.monitoring import drift as rules
+from mlops.monitoring.refresh import extract
+from mlops.params import ConceptParams, MonitoringParams
+
+NOW = dt.datetime(2026, 11, 25, 12, 0, tzinfo=dt.UTC)
+
+
+def record(i: int, hours_ago: float, p: float = 0.4, **inputs: object) -> dict[str, object]:
+    return {
+        "request_id": f"r{i}",
+        "timestamp": (NOW - dt.timedelta(hours=hours_ago)).isoformat(),
+        "model_version": "m:1",
+        "probability": p,
+        "churn": int(p >= 0.3),
+        "inputs": {"customer_id": f"C{i:07d}", "contract": "one-year", "total_charges": None, **inputs},
+    }
+
+
+def test_the_window_keeps_the_last_hours_and_at_most_the_newest_rows() -> None:
+    frame = rules.log_frame([record(i, hours_ago=i) for i in range(10)])
+    recent = rules.window(frame, hours=5.5, now=NOW, cap=100)
+    assert sorted(recent["request_id"]) == ["r0", "r1", "r2", "r3", "r4", "r5"]
+    assert list(rules.window(frame, hours=100, now=NOW, cap=3)["request_id"]) == ["r2", "r1", "r0"]
+    assert rules.window(rules.log_frame([]), 5, NOW, 10).empty
+
+
+def test_missing_values_and_unseen_categories_are_flagged_with_their_numbers() -> None:
+    ref = pd.DataFrame({"x": [1.0, None, 3.0, 4.0], "c": ["a", "b", "a", "b"]})
+    cur = pd.DataFrame({"x": [None, None, 3.0, 4.0], "c": ["a", "z", "z", "b"]})
+    (m,) = rules.missing_checks(ref, cur, ["x"], max_increase=0.1)
+    assert m == {"column": "x", "reference": 0.25, "current": 0.5, "passed": False}
+    assert rules.missing_checks(ref, cur, ["x"], max_increase=0.3)[0]["passed"]
+    (u,) = rules.unseen_categories(ref, cur, ["c"])
+    assert u == {"column": "c", "unseen": ["z"], "rows": 2, "passed": False}
+
+
+def test_labels_join_by_request_id_and_the_last_label_wins() -> None:
+    frame = rules.log_frame([record(1, 1), record(2, 1), record(3, 1)])
+    joined = rules.labelled(frame, [{"request_id": "r1", "label": 0}, {"request_id": "r1", "label": 1}])
+    assert list(joined["request_id"]) == ["r1"] and list(joined["label"]) == [1]
+
+
+def test_concept_drift_needs_enough_labels_and_a_real_drop() -> None:
+    params = MonitoringParams(concept=ConceptParams(min_labels=100, max_roc_auc_drop=0.05, max_f1_drop=0.5))
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, 400)
+    good = pd.DataFrame({"label": y, "probability": np.clip(y * 0.6 + rng.random(400) * 0.4, 0, 1)})
+    noise = pd.DataFrame({"label": y, "probability": rng.random(400)})
+    baseline = {"roc_auc": 0.9, "f1": 0.6}
+    assert rules.concept_check(good.head(50), baseline, 0.5, params)["status"] == "insufficient_data"
+    ok = rules.concept_check(good, baseline, 0.5, params)
+    assert ok["status"] == "ok" and not ok["drift"] and ok["roc_auc"] > 0.9
+    bad = rules.concept_check(noise, baseline, 0.5, params)
+    assert bad["drift"] and bad["roc_auc_drop"] > 0.3
+
+
+def test_the_verdict_lists_every_reason_and_no_reason_means_no_drift() -> None:
+    params = MonitoringParams(drift_share=0.3)
+    cols = [
+        {"column": "a", "drifted": True},
+        {"column": "b", "drifted": False},
+        {"column": "c", "drifted": False},
+    ]
+    calm = rules.verdict(1000, params, cols, 0.2, None, [], [], {"drift": False})
+    assert calm["status"] == "no_drift" and calm["reasons"] == []
+    loud = rules.verdict(
+        1000,
+        params,
+        cols,
+        1 / 3,
+        {"score": 0.2, "threshold": 0.1, "drifted": True},
+        [{"column": "x", "reference": 0.0, "current": 0.4, "passed": False}],
+        [{"column": "c", "unseen": ["z"], "passed": False}],
+        {"drift": False},
+    )
+    assert loud["status"] == "drift" and loud["drifted_columns"] == ["a"]
+    assert len(loud["reasons"]) == 4 and loud["reasons"][0].startswith("1 of 3 feature columns drifted")
+    few = rules.insufficient(12, params, {"drift": False})
+    assert few["status"] == "insufficient_data" and "12 predictions" in few["reasons"][0]
+
+
+def test_the_extract_keeps_each_customer_once_with_the_label_as_target() -> None:
+    frame = rules.log_frame([record(1, 3, tenure_months=1), record(2, 2), record(1, 1, tenure_months=9)])
+    frame = frame.assign(label=[0, 1, 1])
+    out = extract(frame, ["customer_id", "tenure_months", "contract", "churned"], "churned", "customer_id")
+    assert list(out.columns) == ["customer_id", "tenure_months", "contract", "churned"]
+    row = out.set_index("customer_id").loc["C0000001"]
+    assert row["tenure_months"] == 9 and row["churned"] == 1 and len(out) == 2
