@@ -7,11 +7,12 @@ and pays for the cold run once. Tests that change something work on their own co
 from __future__ import annotations
 
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import copy_project, run
+from tests.conftest import GIT, ROOT, commit_all, copy_project, run
 
 
 def set_param(repo: Path, old: str, new: str) -> None:
@@ -37,3 +38,16 @@ def fork(reproduced: tuple[Path, str], tmp_path: Path) -> Path:
     dest = tmp_path / "fork"
     shutil.copytree(reproduced[0], dest, symlinks=True)
     return dest
+
+
+@pytest.fixture
+def project(fork: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """The fork as a GitOps repository on `main`: its own BentoML store, this checkout's venv; every
+    environment it serves is stopped afterwards (gracefully, so prediction logs are complete)."""
+    monkeypatch.setenv("BENTOML_HOME", str(fork / ".bentoml"))
+    (fork / ".venv").symlink_to(ROOT / ".venv")
+    commit_all(fork, "main: reproduced pipeline")
+    run([*GIT, "branch", "-M", "main"], fork)
+    yield fork
+    for env in ("staging", "production"):
+        run(["mlops", "stop", "--env", env], fork, check=False)

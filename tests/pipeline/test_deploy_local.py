@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import subprocess
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -44,17 +43,6 @@ def active(repo: Path, env: str) -> dict:
 def recorded_md5(repo: Path, env: str) -> str | None:
     model = yaml.safe_load((repo / "deploy" / f"{env}.yaml").read_text())["model"]
     return model["md5"] if model else None
-
-
-@pytest.fixture
-def project(fork: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    monkeypatch.setenv("BENTOML_HOME", str(fork / ".bentoml"))
-    (fork / ".venv").symlink_to(ROOT / ".venv")
-    commit_all(fork, "main: reproduced pipeline")
-    run([*GIT, "branch", "-M", "main"], fork)
-    yield fork
-    for env in ("staging", "production"):
-        run(["mlops", "stop", "--env", env], fork, check=False)
 
 
 def test_staging_promote_production_then_rollback(project: Path) -> None:

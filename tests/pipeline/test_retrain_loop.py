@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -17,24 +16,19 @@ from mlops.contract import load_contract
 from mlops.generate import generate
 from mlops.io import load_model
 from mlops.modeling import input_columns
-from tests.conftest import GIT, ROOT, commit_all, run, tool_env
+from tests.conftest import commit_all, run, tool_env
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("dvc-pipeline")]
 
 
 @pytest.fixture
-def production(fork: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    monkeypatch.setenv("BENTOML_HOME", str(fork / ".bentoml"))
-    (fork / ".venv").symlink_to(ROOT / ".venv")
-    commit_all(fork, "main: reproduced pipeline")
-    run([*GIT, "branch", "-M", "main"], fork)
-    run(["mlops", "deploy", "--env", "staging"], fork)
-    run(["mlops", "promote"], fork)
-    commit_all(fork, "promote model A")
-    run(["mlops", "deploy", "--env", "production"], fork)
-    yield fork
-    for env in ("staging", "production"):
-        run(["mlops", "stop", "--env", env], fork, check=False)
+def production(project: Path) -> Path:
+    """Model A promoted and serving in production."""
+    run(["mlops", "deploy", "--env", "staging"], project)
+    run(["mlops", "promote"], project)
+    commit_all(project, "promote model A")
+    run(["mlops", "deploy", "--env", "production"], project)
+    return project
 
 
 def test_shifted_traffic_is_detected_and_a_retrained_model_beats_the_old_one(production: Path) -> None:
