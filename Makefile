@@ -163,13 +163,16 @@ image: package  ## build the serving image from dist/customer-churn.bento (needs
 image-push:  ## push IMAGE (REGISTRY_USER / REGISTRY_TOKEN from the environment)
 	@printf '%s' "$$REGISTRY_TOKEN" | docker login "$(firstword $(subst /, ,$(IMAGE)))" -u "$$REGISTRY_USER" --password-stdin
 	docker push $(IMAGE)
+# The gate reads its champion from deploy/production.yaml: the promotion re-runs it (champion = the promoted
+# model) so the PR carries a dvc.lock that main's CI reproduces.
 promotion-pr: $(STAMP)  ## write production from staging and open or update the promotion PR (with its report)
 	$(BIN)/mlops promote
 	@if git diff --quiet -- deploy/production.yaml; then \
 	  echo "promotion-pr: production already runs the staging model; no pull request"; exit 0; fi; \
+	$(BIN)/dvc repro && \
 	$(BIN)/mlops promotion-report --out reports/promotion.md && \
 	git switch -q -C $(PROMOTION_BRANCH) && \
-	git add deploy/production.yaml deploy/staging.yaml && \
+	git add deploy/production.yaml deploy/staging.yaml dvc.lock reports/ && \
 	git $(BOT) commit -qm "Promote the staging model to production" && \
 	git push -q --force $(PUSH_URL) $(PROMOTION_BRANCH) && \
 	{ $(GH) pr edit $(PROMOTION_BRANCH) --body-file reports/promotion.md || \

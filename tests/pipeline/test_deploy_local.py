@@ -103,6 +103,10 @@ def test_staging_promote_production_then_rollback(project: Path) -> None:
     assert calls[0].startswith("pr edit promote/production") and calls[1].startswith("pr create --base main")
     pushed = run(["git", "--git-dir", str(remote), "show", "promote/production:deploy/production.yaml"], repo)
     assert model_a in pushed.stdout
+    # The gate (its champion is production's model) was re-run: the branch's lock is what repro gives.
+    show = ["git", "--git-dir", str(remote), "show", "--name-only", "--format=", "promote/production"]
+    files = run(show, repo)
+    assert "dvc.lock" in files.stdout.split()
     body = (repo / "reports" / "promotion.md").read_text()
     assert "### Staging smoke test" in body and "✅ passed" in body and model_a in body
     run([*GIT, "switch", "-q", "main"], repo)
