@@ -127,7 +127,16 @@ BASE ?= origin/main
 PR ?=
 .PHONY: report
 report: $(STAMP)  ## PR report against BASE (default origin/main) into reports/pr/ (PR=<n> records the PR number)
-	$(BIN)/mlops report --base "$(BASE)" --out reports/pr $(if $(PR),--pr "$(PR)")
+	$(BIN)/mlops report --base "$(BASE)" --out reports/pr $(if $(PR),--pr "$(PR)") $(if $(HEAD),--head "$(HEAD)")
+
+.PHONY: pr-comment-target
+# pr-comment's check of the untrusted artifact: the PR number it claims must be the open PR whose head is the
+# commit the model-pr run tested (HEAD_SHA, REPOSITORY from the workflow_run event, through env).
+pr-comment-target: $(STAMP)  ## print pr=<n> for $$GITHUB_OUTPUT once the artifact in pr-report/ checks out
+	@[[ "$${HEAD_SHA:-}" =~ ^[0-9a-f]{40}$$ ]] || { echo "pr-comment-target: HEAD_SHA is not a commit SHA" >&2; exit 2; }
+	@expected=$$($(GH) pr list --repo "$$REPOSITORY" --state open --search "$$HEAD_SHA" --json number,headRefOid \
+	  --jq ".[] | select(.headRefOid == \"$$HEAD_SHA\") | .number" | head -n 1); \
+	$(BIN)/mlops pr-target --artifact pr-report --expect-pr "$$expected"
 
 .PHONY: report-preview
 report-preview: $(STAMP) sysdeps  ## render reports/pr/report.md in headless Chromium and save a screenshot
@@ -152,7 +161,7 @@ stop: $(STAMP)  ## stop ENV's local server (flushes its prediction log)
 	$(BIN)/mlops stop --env $(ENV)
 IMAGE ?= ghcr.io/example/customer-churn:dev
 # The deploy workflow's steps. Git pushes and PRs go through PUSH_URL and GH so that tests can run these
-# targets against a local bare repository and a fake `gh` (tests/pipeline/test_promotion_pr.py).
+# targets against a local bare repository and a fake `gh` (tests/pipeline/test_deploy_local.py).
 PUSH_URL ?= origin
 GH ?= gh
 PROMOTION_BRANCH ?= promote/production
@@ -193,7 +202,7 @@ revert-production:  ## a failed production deploy: revert the commit that change
 	@git checkout -- deploy/production.yaml
 	@parents=$$(git rev-list --parents -n 1 HEAD | wc -w); \
 	if [ "$$parents" -gt 2 ]; then git $(BOT) revert --no-edit -m 1 HEAD; else git $(BOT) revert --no-edit HEAD; fi
-	git push -q $(PUSH_URL) HEAD:main
+	@git push -q $(PUSH_URL) HEAD:main
 k8s-render: $(STAMP)  ## render + strictly validate ENV's Kubernetes manifests into .deploy/k8s/ENV (IMAGE=...)
 	$(BIN)/python -m mlops.k8s --environment $(ENV) --image $(IMAGE) --out .deploy/k8s/$(ENV)
 	$(BIN)/kubernetes-validate --strict --kubernetes-version 1.30.0 .deploy/k8s/$(ENV)/*.yaml
@@ -206,7 +215,7 @@ DRIFT_ARGS ?=
 .PHONY: drift drift-screenshot drift-ci drift-issue dispatch-retrain retrain-data retrain-pr fetch-log
 fetch-log: $(STAMP)  ## copy the prediction log from MLOPS_PREDICTION_LOG_URL into LOG_DIR (team scale)
 	@if [ -z "$${MLOPS_PREDICTION_LOG_URL:-}" ]; then \
-	  echo "fetch-log: MLOPS_PREDICTION_LOG_URL is not set: set it (a repository variable) to the log location" >&2; exit 2; fi
+	  echo "fetch-log: MLOPS_PREDICTION_LOG_URL is not set: set it (a repository secret) to the log location" >&2; exit 2; fi
 	$(BIN)/mlops fetch-log --url "$$MLOPS_PREDICTION_LOG_URL" --out $(LOG_DIR)
 drift: $(STAMP)  ## drift report of LOG_DIR against the training data (exit 3 on drift)
 	$(BIN)/mlops drift --log-dir $(LOG_DIR) --out $(DRIFT_OUT) $(DRIFT_ARGS)
@@ -214,29 +223,35 @@ drift-screenshot: $(STAMP) sysdeps  ## PNG of the last drift report (DRIFT_OUT/d
 	$(BIN)/mlops screenshot --html $(DRIFT_OUT)/drift.html --png $(DRIFT_OUT)/drift.png
 drift-ci: $(STAMP)  ## the drift workflow's check: prints drift=true|false; fails only on errors
 	@if [ -n "$${MLOPS_PREDICTION_LOG_URL:-}" ]; then \
-	  $(BIN)/mlops fetch-log --url "$$MLOPS_PREDICTION_LOG_URL" --out $(LOG_DIR) >&2; fi
-	@code=0; $(BIN)/mlops drift --log-dir $(LOG_DIR) --out reports/drift $(DRIFT_ARGS) >&2 || code=$$?; \
+	  $(BIN)/mlops fetch-log --url "$$MLOPS_PREDICTION_LOG_URL" --out $(LOG_DIR) >&2; \
+	elif [ ! -d "$(LOG_DIR)" ]; then \
+	  echo "drift-ci: no prediction log: set the MLOPS_PREDICTION_LOG_URL secret to where the service uploads it" >&2; \
+	  echo drift=false; exit 0; fi; \
+	code=0; $(BIN)/mlops drift --log-dir $(LOG_DIR) --out reports/drift $(DRIFT_ARGS) >&2 || code=$$?; \
 	if [ $$code -eq 0 ]; then echo drift=false; elif [ $$code -eq 3 ]; then echo drift=true; else exit $$code; fi
 drift-issue: $(STAMP)  ## open or update the ONE open drift issue with reports/drift/drift.json
 	$(BIN)/mlops drift-issue-body --summary reports/drift/drift.json --out reports/drift/issue.md \
 	  $(if $(RUN_URL),--run-url "$(RUN_URL)")
+	@# The label may not exist yet in a repository made from the template: create it (no-op when it does).
+	@$(GH) label create drift --force --color D93F0B --description "mlops drift detected" >/dev/null
 	@number=$$($(GH) issue list --state open --label drift --json number --jq '.[0].number // empty'); \
 	if [ -n "$$number" ]; then $(GH) issue edit "$$number" --body-file reports/drift/issue.md; \
 	else $(GH) issue create --title "Drift detected in production" --label drift --body-file reports/drift/issue.md; fi
 dispatch-retrain:  ## start the retrain workflow (the drift workflow calls this on drift)
 	$(GH) workflow run retrain.yml
 retrain-data: $(STAMP)  ## labelled production window -> data/extract/labelled.parquet (DVC-tracked), ingest.source
-	$(BIN)/mlops refresh-data --log-dir $(LOG_DIR) --out data/extract/labelled.parquet
+	$(BIN)/mlops refresh-data --log-dir $(LOG_DIR) --out data/extract/labelled.parquet --set-source
 	$(BIN)/dvc add -q data/extract/labelled.parquet
-	sed -i 's|^  source: .*|  source: data/extract/labelled.parquet|' params.yaml
-RETRAIN_BRANCH ?= retrain/$(shell date -u +%Y%m%d)
+# One branch and one pull request: a later retrain (drift that persists) updates them.
+RETRAIN_BRANCH ?= retrain/production
 retrain-pr: $(STAMP)  ## commit the retrained pipeline on a branch, push it and open the pull request
 	git switch -q -C $(RETRAIN_BRANCH)
 	git add params.yaml dvc.lock reports/ data/extract/
 	git $(BOT) commit -qm "Retrain on the labelled production window"
 	@$(MAKE) --no-print-directory push-if-remote
-	git push -q --force $(PUSH_URL) $(RETRAIN_BRANCH)
-	$(GH) pr create --base main --head $(RETRAIN_BRANCH) --title "Retrain on recent production data" \
+	@git push -q --force $(PUSH_URL) $(RETRAIN_BRANCH)
+	$(GH) pr edit $(RETRAIN_BRANCH) --body-file reports/gates.md || \
+	  $(GH) pr create --base main --head $(RETRAIN_BRANCH) --title "Retrain on recent production data" \
 	  --body-file reports/gates.md
 
 .PHONY: tune

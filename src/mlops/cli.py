@@ -95,13 +95,15 @@ def _add_pr_and_package(sub: Any) -> None:
     report.add_argument("--base", required=True, help="git revision to compare with (e.g. origin/main)")
     report.add_argument("--out", type=Path, default=Path("reports/pr"), help="folder (default: %(default)s)")
     report.add_argument("--pr", type=int, default=None, help="pull-request number, recorded for pr-comment")
-    _add(
+    report.add_argument("--head", default=None, help="the PR's head commit (the checkout may be a merge)")
+    target = _add(
         sub,
         "pr-target",
         "Check a downloaded report artifact; print `pr=<number>` for $GITHUB_OUTPUT.",
         "artifact",
         params=False,
     )
+    target.add_argument("--expect-pr", default=None, help="PR number of the run's head commit")
     preview = _add(
         sub,
         "report-preview",
@@ -148,6 +150,7 @@ def _add_monitoring(sub: Any) -> None:
     refresh.add_argument("--log-dir", type=Path, required=True)
     refresh.add_argument("--out", type=Path, default=Path("data/extract/labelled.parquet"))
     refresh.add_argument("--min-rows", type=int, default=5000)
+    refresh.add_argument("--set-source", action="store_true", help="point params.yaml ingest.source at --out")
     simulate = sub.add_parser("simulate", help="Send generated (shifted) traffic to a local service.")
     simulate.add_argument("--url", required=True, help="e.g. http://127.0.0.1:3200")
     simulate.add_argument("--rows", type=int, default=5000)
@@ -213,7 +216,7 @@ def _preview(report: Path, png: Path | None) -> int:
 # Commands that are not pipeline stages: (module, function, argument names), imported only when called.
 OPERATIONS: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "summary": ("mlops.summary", "run", ("metrics", "gates")),
-    "pr-target": ("mlops.pr_artifact", "run", ("artifact",)),
+    "pr-target": ("mlops.pr_artifact", "run", ("artifact", "expect_pr")),
     "promotion-report": ("mlops.serving.promotion", "run", ("out",)),
     "package": ("mlops.serving.package", "run", ("params", "contract", "model", "gates", "test", "out")),
     "drift": (
@@ -224,7 +227,11 @@ OPERATIONS: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "drift-issue-body": ("mlops.monitoring.command", "run_issue_body", ("summary", "out", "run_url")),
     "screenshot": ("mlops.adapters.browser", "run_screenshot", ("html", "png")),
     "fetch-log": ("mlops.monitoring.command", "run_fetch", ("url", "out")),
-    "refresh-data": ("mlops.monitoring.refresh", "run", ("params", "contract", "log_dir", "out", "min_rows")),
+    "refresh-data": (
+        "mlops.monitoring.refresh",
+        "run",
+        ("params", "contract", "log_dir", "out", "min_rows", "set_source"),
+    ),
     "simulate": ("mlops.monitoring.simulate", "run", ("url", "rows", "shift", "seed", "feedback")),
 }
 DEPLOY_COMMANDS = ("deploy", "smoke", "promote", "rollback", "stop", "aliases")
@@ -266,7 +273,7 @@ def _dispatch(args: argparse.Namespace) -> Callable[[], int]:
             args.report_json,
             args.report_md,
         ),
-        "report": lambda: module.run(args.params, args.base, args.out, args.pr),
+        "report": lambda: module.run(args.params, args.base, args.out, args.pr, args.head),
     }
     return calls[args.command]
 

@@ -19,7 +19,21 @@ MAX_REPORT_BYTES = 60_000  # GitHub rejects comment bodies over 65,536 character
 MAX_FILE_BYTES = 5_000_000
 
 
-def pr_number(artifact: Path) -> int:
+IMAGE_REF = re.compile(r"!\[[^\]]*\]\(([^)\s]*)")
+HTML_IMG = re.compile(r"<\s*img\b", re.IGNORECASE)
+
+
+def check_images(report: str, pngs: set[str]) -> None:
+    """CML uploads every local image the markdown names: only the artifact's own PNGs may be named."""
+    if HTML_IMG.search(report):
+        raise InputError("artifact: report.md contains an HTML <img> tag (only markdown images of its PNGs)")
+    for target in IMAGE_REF.findall(report):
+        name = target.removeprefix("./")
+        if name not in pngs or "/" in name:
+            raise InputError(f"artifact: report.md names an image outside the artifact: {target!r}")
+
+
+def pr_number(artifact: Path, expected: int | None = None) -> int:
     """The validated pull-request number of a downloaded report artifact; InputError names what is wrong."""
     if not artifact.is_dir():
         raise InputError(f"artifact folder not found: {artifact}")
@@ -44,9 +58,16 @@ def pr_number(artifact: Path) -> int:
     number = meta.get("pr") if isinstance(meta, dict) else None
     if type(number) is not int or number <= 0:
         raise InputError(f"artifact: meta.json field 'pr' must be a positive integer, got {number!r}")
+    # The artifact comes from the pull request's own run (a fork controls its workflow files): the number
+    # it claims must be the pull request GitHub says the run's head commit belongs to.
+    if expected is not None and number != expected:
+        raise InputError(f"artifact: meta.json names pull request {number}; the run belongs to {expected}")
+    check_images(report.read_text(errors="replace"), {p.name for p in artifact.glob("*.png")})
     return number
 
 
-def run(artifact: Path) -> int:
-    print(f"pr={pr_number(artifact)}")
+def run(artifact: Path, expected: str | None = None) -> int:
+    if expected is not None and not expected.strip().isdigit():
+        raise InputError(f"--expect-pr: no open pull request has the run's head commit (got {expected!r})")
+    print(f"pr={pr_number(artifact, int(expected) if expected is not None else None)}")
     return 0

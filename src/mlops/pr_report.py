@@ -45,9 +45,16 @@ class ReportInputs:
     lineage: list[tuple[str, str]] = field(default_factory=list)
 
 
+MAX_CELL = 300  # characters: a long data value must not push the comment over GitHub's limit
+MAX_REPORT = 58_000  # characters; GitHub refuses comment bodies over 65,536 (mlops pr-target checks 60,000)
+
+
 def cell(value: Any) -> str:
-    """A markdown table cell: pipes escaped, newlines flattened."""
-    return str(value).replace("|", "\\|").replace("\n", " ")
+    """A markdown table cell: pipes escaped, newlines flattened, long values cut."""
+    text = str(value).replace("\n", " ")
+    if len(text) > MAX_CELL:
+        text = text[: MAX_CELL - 1] + "…"
+    return text.replace("|", "\\|")
 
 
 def fmt(value: Any) -> str:
@@ -290,4 +297,8 @@ def build(inputs: ReportInputs) -> str:
     ]
     for title, body in sections:
         lines += ["", f"### {title}", "", *body]
-    return "\n".join(lines) + "\n"
+    text = "\n".join(lines) + "\n"
+    if len(text) > MAX_REPORT:  # cut at a line, and say so: the JSON reports of the run hold everything
+        cut = text.rfind("\n", 0, MAX_REPORT)
+        text = text[:cut] + "\n\n…truncated to fit a comment; the run's reports/*.json hold the rest.\n"
+    return text

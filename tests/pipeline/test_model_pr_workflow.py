@@ -74,6 +74,7 @@ def substitute(value: str, context: dict[str, str]) -> str:
 def run_job(repo: Path, base_sha: str) -> JobRun:
     context = {
         "github.event.pull_request.base.sha": base_sha,
+        "github.event.pull_request.head.sha": run(["git", "rev-parse", "HEAD"], repo).stdout.strip(),
         "github.event.pull_request.number": str(PR_NUMBER),
     }
     env = tool_env()

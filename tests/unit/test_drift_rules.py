@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -95,3 +96,26 @@ def test_the_extract_keeps_each_customer_once_with_the_label_as_target() -> None
     assert list(out.columns) == ["customer_id", "tenure_months", "contract", "churned"]
     row = out.set_index("customer_id").loc["C0000001"]
     assert row["tenure_months"] == 9 and row["churned"] == 1 and len(out) == 2
+
+
+def test_the_retrain_points_ingest_at_the_extract_and_keeps_the_comments(tmp_path: Path) -> None:
+    import shutil
+
+    import pytest
+    from tests.conftest import ROOT
+
+    from mlops.io import InputError
+    from mlops.monitoring.refresh import set_ingest_source
+    from mlops.params import IngestParams, load_section
+
+    params = tmp_path / "params.yaml"
+    shutil.copy2(ROOT / "params.yaml", params)
+    before = params.read_text()
+    set_ingest_source(params, "data/extract/labelled.parquet")
+    assert load_section(params, "ingest", IngestParams).source == "data/extract/labelled.parquet"
+    after = params.read_text()
+    assert after.count("\n") == before.count("\n") and "# Parameters, grouped by the stage" in after
+    assert after.replace("data/extract/labelled.parquet", "synthetic") == before  # one line changed
+    params.write_text("train:\n  seed: 1\n")
+    with pytest.raises(InputError, match="no `source:` line under `ingest:`"):
+        set_ingest_source(params, "x.parquet")

@@ -66,3 +66,59 @@ def test_missing_metadata_says_how_the_report_was_made(tmp_path: Path) -> None:
     (folder / "meta.json").unlink()
     with pytest.raises(InputError, match="run without --pr"):
         pr_number(folder)
+
+
+def test_the_number_must_be_the_pull_request_of_the_runs_head_commit(tmp_path: Path) -> None:
+    folder = artifact(tmp_path, pr=12)
+    assert pr_number(folder, expected=12) == 12
+    with pytest.raises(InputError, match="names pull request 12; the run belongs to 13"):
+        pr_number(folder, expected=13)
+    assert main(["pr-target", "--artifact", str(folder), "--expect-pr", ""]) == 2  # no PR for that commit
+
+
+@pytest.mark.parametrize(
+    "markdown",
+    ["![x](/etc/passwd)", "![x](../secret.png)", "![x](./other.png)", '<img src="/proc/self/environ">'],
+)
+def test_images_outside_the_artifact_are_refused(tmp_path: Path, markdown: str) -> None:
+    folder = artifact(tmp_path)
+    (folder / "report.md").write_text(f"## Model report\n\n![ROC](./roc.png)\n{markdown}\n")
+    with pytest.raises(InputError, match="image"):
+        pr_number(folder)
+
+
+def test_the_pr_comment_step_checks_the_artifact_against_the_head_commit(tmp_path: Path) -> None:
+    """`make pr-comment-target` as pr-comment runs it, with a fake `gh` that knows one open PR."""
+    import shutil
+    import subprocess
+
+    from tests.conftest import ROOT, tool_env
+
+    shutil.copy2(ROOT / "Makefile", tmp_path / "Makefile")
+    for name in ("uv.lock", "pyproject.toml"):
+        shutil.copy2(ROOT / name, tmp_path / name)
+    (tmp_path / ".venv").symlink_to(ROOT / ".venv")
+    folder = artifact(tmp_path, pr=12)
+    assert folder.name == "pr-report"
+    gh = tmp_path / "gh"
+    gh.write_text('#!/bin/sh\necho "$@" > gh.args\necho 13\n')  # GitHub says: the head commit is PR 13's
+    gh.chmod(0o755)
+    env = {**tool_env(), "MAKEFLAGS": "--assume-old=.venv/.synced", "REPOSITORY": "acme/churn"}
+
+    def target(head: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            ["make", "-s", "pr-comment-target", f"GH={gh}"],
+            cwd=tmp_path,
+            env={**env, "HEAD_SHA": head},
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+
+    refused = target("a" * 40)
+    assert refused.returncode == 2 and "names pull request 12; the run belongs to 13" in refused.stderr
+    assert "--search " + "a" * 40 in (tmp_path / "gh.args").read_text()
+    gh.write_text("#!/bin/sh\necho 12\n")
+    accepted = target("b" * 40)
+    assert (accepted.returncode, accepted.stdout) == (0, "pr=12\n"), accepted.stderr
+    assert target("$(id)").returncode == 2  # not a SHA: refused before anything runs

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -190,3 +191,27 @@ def test_plot_revisions_are_relabelled_for_readers() -> None:
     assert out["encoding"]["color"]["scale"]["domain"] == ["candidate", "base"]
     assert slug("Feature importance") == "feature-importance"
     assert slug("Precision-Recall") == "precision-recall"
+
+
+def test_a_huge_report_stays_within_a_comment_and_pr_target_accepts_it(tmp_path: Path) -> None:
+    import json
+
+    from mlops.pr_artifact import pr_number
+
+    long_value = "x" * 5000
+    params = {f"p{i}": {"old": long_value, "new": long_value} for i in range(400)}
+    text = build(inputs(params=params))
+    assert len(text) <= pr_report.MAX_REPORT + 200 and "truncated to fit a comment" in text
+    assert "x" * (pr_report.MAX_CELL + 1) not in text
+    folder = tmp_path / "pr-report"
+    folder.mkdir()
+    (folder / "report.md").write_text(text)
+    (folder / "roc.png").write_bytes(b"\x89PNG")
+    (folder / "meta.json").write_text(json.dumps({"pr": 3}))
+    assert pr_number(folder) == 3
+
+
+def test_plot_file_names_are_short_and_unique() -> None:
+    taken: set[str] = set()
+    names = [slug("A" * 100, taken), slug("A" * 100, taken), slug("ROC", taken)]
+    assert names == ["a" * 48, "a" * 48 + "-2", "roc"]

@@ -166,3 +166,27 @@ def test_smoke_checks_a_split_challenger_answer_against_its_own_golden_set() -> 
     wrong = Observation(200, 0.01, {"probability": 0.25, "model_version": "m:2"})
     failures, _ = evaluate(golden, [wrong], "m:1", 100, challenger=("m:2", theirs))
     assert failures == ["golden request 0: probability 0.25, expected 0.610000"]
+
+
+def test_the_log_survives_a_bad_record_rotates_by_age_and_reads_past_a_half_line(tmp_path: Path) -> None:
+    import time
+
+    from mlops.io import InputError
+
+    log = PredictionLog(tmp_path / "log", max_seconds_per_file=0.2)
+    circular: dict[str, Any] = {"request_id": "bad"}
+    circular["self"] = circular  # json.dumps raises: the batch is counted as dropped, the writer lives on
+    log.append(circular)
+    time.sleep(0.3)
+    log.extend([{"request_id": "a"}])
+    time.sleep(0.5)  # older than max_seconds_per_file: the next write goes to a new file
+    log.extend([{"request_id": "b"}])
+    log.close()
+    assert log.dropped == 1 and "Circular reference" in log.errors[0]
+    files = [f for f in sorted((tmp_path / "log").glob("predictions-*.jsonl")) if f.stat().st_size]
+    assert [f.read_text().count("request_id") for f in files] == [1, 1]  # a and b: one file each
+    files[-1].write_text(files[-1].read_text() + '{"request_id": "c", "proba')  # a write in progress
+    assert [r["request_id"] for r in read_records(tmp_path / "log")] == ["a", "b"]
+    files[0].write_text('not json\n{"request_id": "a"}\n')
+    with pytest.raises(InputError, match=r"predictions-.*\.jsonl:1: not a JSON record"):
+        read_records(tmp_path / "log")

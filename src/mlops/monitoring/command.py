@@ -71,8 +71,9 @@ def run(
     out_dir.mkdir(parents=True, exist_ok=True)
     if len(current) < params.min_rows:
         summary = rules.insufficient(len(current), params, concept)
-        if concept.get("drift"):
+        if concept.get("drift"):  # too few rows for input drift, but enough labels to see the relation move
             summary["status"] = "drift"
+            summary["reasons"].append(rules.concept_reason(concept))
     else:
         reference = rules.sample(read_table(reference_path), params.sample_cap, params.seed)
         reference = reference.reset_index(drop=True)

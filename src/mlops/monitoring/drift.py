@@ -128,6 +128,14 @@ def concept_check(
     }
 
 
+def concept_reason(concept: dict[str, Any]) -> str:
+    return (
+        f"performance on {concept['labels']} labelled predictions: "
+        f"ROC AUC {concept['roc_auc']} (baseline {concept['baseline_roc_auc']}), "
+        f"F1 {concept['f1']} (baseline {concept['baseline_f1']})"
+    )
+
+
 def verdict(
     rows: int,
     params: MonitoringParams,
@@ -157,11 +165,7 @@ def verdict(
     ]
     reasons += [f"unseen categories in {u['column']}: {u['unseen']}" for u in unseen if not u["passed"]]
     if concept.get("drift"):
-        reasons.append(
-            f"performance on {concept['labels']} labelled predictions: "
-            f"ROC AUC {concept['roc_auc']} (baseline {concept['baseline_roc_auc']}), "
-            f"F1 {concept['f1']} (baseline {concept['baseline_f1']})"
-        )
+        reasons.append(concept_reason(concept))
     return {
         "status": "drift" if reasons else "no_drift",
         "rows": rows,

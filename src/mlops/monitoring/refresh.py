@@ -10,6 +10,7 @@ reruns the pipeline; the file itself is tracked by DVC (`dvc add`), never by git
 from __future__ import annotations
 
 import datetime as dt
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -29,7 +30,28 @@ def extract(frame: pd.DataFrame, columns: list[str], target: str, id_column: str
     return out.reset_index(drop=True)[columns]
 
 
-def run(params_path: Path, contract_path: Path, log_dir: Path, out: Path, min_rows: int) -> int:
+SOURCE_LINE = re.compile(r"^(\s+source:\s*)(\S+)(.*)$", re.MULTILINE)
+
+
+def set_ingest_source(params_path: Path, source: str) -> None:
+    """Point `ingest.source` at the extract (keeping the file's comments), then validate the result."""
+    from mlops.io import write_text
+    from mlops.params import IngestParams
+
+    text = params_path.read_text()
+    head, sep, rest = text.partition("\ningest:\n")
+    match = SOURCE_LINE.search(rest.split("\n\n", 1)[0]) if sep else None
+    if match is None:
+        raise InputError(f"{params_path}: no `source:` line under `ingest:` to point at {source}")
+    rest = rest[: match.start()] + f"{match.group(1)}{source}{match.group(3)}" + rest[match.end() :]
+    write_text(head + sep + rest, params_path)
+    if load_section(params_path, "ingest", IngestParams).source != source:
+        raise InputError(f"{params_path}: ingest.source is not {source} after the edit")
+
+
+def run(
+    params_path: Path, contract_path: Path, log_dir: Path, out: Path, min_rows: int, set_source: bool = False
+) -> int:
     params = load_section(params_path, "monitoring", MonitoringParams)
     contract = load_contract(contract_path)
     if not log_dir.is_dir():
@@ -48,4 +70,7 @@ def run(params_path: Path, contract_path: Path, log_dir: Path, out: Path, min_ro
     write_parquet(data, out)
     rate = float(data[contract.target].mean())
     print(f"refresh-data: {len(data)} labelled customers (churn rate {rate:.1%}) -> {out}")
+    if set_source:
+        set_ingest_source(params_path, str(out))
+        print(f"refresh-data: {params_path} ingest.source -> {out}")
     return 0

@@ -45,7 +45,12 @@ def active(env: str) -> dict[str, Any] | None:
     return json.loads(path.read_text()) if path.exists() else None
 
 
+_CHILDREN: dict[int, subprocess.Popen[bytes]] = {}  # servers this process started (reaped, not zombies)
+
+
 def _alive(pid: int) -> bool:
+    if pid in _CHILDREN:  # our own child: a dead one stays a zombie that os.kill(pid, 0) still finds
+        return _CHILDREN[pid].poll() is None
     try:
         os.kill(pid, 0)
     except OSError:
@@ -119,6 +124,7 @@ def _start(env: str, port: int, bento: str, record: EnvRecord) -> int:
             stderr=subprocess.STDOUT,
             start_new_session=True,  # its own process group: stop() signals the server and its workers
         )
+    _CHILDREN[proc.pid] = proc
     write_text(str(proc.pid), state / f"server-{port}.pid")
     return proc.pid
 
@@ -163,8 +169,12 @@ def deploy_local(env: str, record: EnvRecord, bento: str, p95_budget_ms: float) 
     pid = _start(env, port, bento, record)
     md5 = record.model.md5
     url, version = f"http://127.0.0.1:{port}", package.model_tag(md5)
-    result = smoke.probe(url, golden_for(md5), version, p95_budget_ms, challenger=_alt(record))
-    save_smoke(env, result, package.model_tag(md5), p95_budget_ms)
+    try:
+        result = smoke.probe(url, golden_for(md5), version, p95_budget_ms, challenger=_alt(record))
+        save_smoke(env, result, package.model_tag(md5), p95_budget_ms)
+    except BaseException:  # never leave an unrecorded candidate holding the slot (Ctrl-C included)
+        stop(pid)
+        raise
     if not result.passed:
         stop(pid)
         print(f"deploy {env}: smoke FAILED on port {port}; the previous version serves on:", file=sys.stderr)
@@ -225,10 +235,10 @@ def run_deploy(
     if target == "kubernetes":
         from mlops.serving.kube import deploy_kubernetes
 
-        code = deploy_kubernetes(env, record, bento)
+        code, applied = deploy_kubernetes(env, record, bento)
     else:
-        code = deploy_local(env, record, bento, p95_budget_ms)
-    if code == 0 and env == "staging":
+        code, applied = deploy_local(env, record, bento, p95_budget_ms), True
+    if code == 0 and applied and env == "staging":
         write_record(record, env_file(env))  # recorded only once it serves and passed its smoke test
     return code
 

@@ -34,27 +34,47 @@ def validate(paths: list[Path]) -> None:
 
 
 def cluster_configured() -> bool:
-    config = os.environ.get("KUBECONFIG") or str(Path.home() / ".kube" / "config")
-    return shutil.which("kubectl") is not None and all(Path(p).exists() for p in config.split(os.pathsep))
+    """Whether a kubeconfig is there to apply with; an unusable one is an error, never a silent no-op."""
+    config = os.environ.get("KUBECONFIG")
+    paths = config.split(os.pathsep) if config else [str(Path.home() / ".kube" / "config")]
+    present = all(Path(p).exists() for p in paths)
+    if config and not present:
+        raise InputError(f"KUBECONFIG names a file that does not exist: {config}")
+    if present and shutil.which("kubectl") is None:
+        raise InputError("a kubeconfig is configured but kubectl is not on PATH: install it to deploy")
+    return present
 
 
-def deploy_kubernetes(env: str, record: EnvRecord, bento: str) -> int:
+def deploy_kubernetes(env: str, record: EnvRecord, bento: str) -> tuple[int, bool]:
+    """(exit code, applied). Render, validate, and apply when a cluster is configured.
+
+    The smoke test here is Kubernetes' own: the rollout completes only when new pods pass their readiness
+    probe (the model is loaded); a rollout that does not complete is undone (`kubectl rollout undo`), so
+    the previous version keeps serving. Golden requests against the cluster are left to the team's
+    ingress (the local target runs them).
+    """
     if not record.image:
         raise InputError(f"deploy/{env}.yaml records no image: the deploy workflow sets it after pushing one")
+    if record.challenger is not None:
+        raise InputError(
+            f"deploy/{env}.yaml has a challenger: the kubernetes target serves one model per Deployment "
+            "(run the challenger on the local target, or as a second Deployment of your own)"
+        )
     target = k8s.for_environment(env, record.image, bento)  # type: ignore[arg-type]
     out = Path(".deploy") / env / "k8s"
     paths = k8s.write_manifests(target, out)
     validate(paths)
     print(f"deploy {env}: {len(paths)} manifests rendered and valid in {out}")
     if not cluster_configured():
-        print(f"deploy {env}: no kubectl / kubeconfig here: not applied (kubectl apply -f {out})")
-        return 0
+        print(f"deploy {env}: no kubeconfig here: rendered, NOT applied (kubectl apply -f {out})")
+        return 0, False
     name = k8s.deployment(target)["metadata"]["name"]
-    for cmd in (
-        ["kubectl", "apply", "-f", str(out)],
-        ["kubectl", "-n", target.namespace, "rollout", "status", f"deployment/{name}", "--timeout=300s"],
-    ):
-        if subprocess.run(cmd, check=False).returncode != 0:
-            print(f"deploy {env}: `{' '.join(cmd)}` failed", file=sys.stderr)
-            return 1
-    return 0
+    rollout = ["kubectl", "-n", target.namespace, "rollout"]
+    if subprocess.run(["kubectl", "apply", "-f", str(out)], check=False).returncode != 0:
+        print(f"deploy {env}: kubectl apply failed", file=sys.stderr)
+        return 1, False
+    if subprocess.run([*rollout, "status", f"deployment/{name}", "--timeout=300s"], check=False).returncode:
+        subprocess.run([*rollout, "undo", f"deployment/{name}"], check=False)
+        print(f"deploy {env}: rollout did not complete; undone, the previous version serves", file=sys.stderr)
+        return 1, False
+    return 0, True

@@ -19,9 +19,12 @@ import json
 import os
 import queue
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+from mlops.io import InputError
 
 PREFIX = "predictions"
 FEEDBACK_PREFIX = "feedback"
@@ -41,12 +44,17 @@ class PredictionLog:
         *,
         prefix: str = PREFIX,
         max_records_per_file: int = 100_000,
+        max_seconds_per_file: float = 3600.0,
         remote_url: str | None = None,
     ) -> None:
         self.folder = Path(folder)
         self.folder.mkdir(parents=True, exist_ok=True)
         self.prefix = prefix
         self.max_records = max_records_per_file
+        # Rotate by age too: at low traffic a file would otherwise stay open (and un-uploaded) for days.
+        self.max_seconds = max_seconds_per_file
+        self._opened = 0.0
+        self.dropped = 0
         self.remote_url = remote_url.rstrip("/") if remote_url else None
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._seq = 0
@@ -78,6 +86,7 @@ class PredictionLog:
         self._path = self.folder / f"{self.prefix}-{_stamp()}-{os.getpid()}-{self._seq:04d}.jsonl"
         self._file = self._path.open("a", encoding="utf-8")
         self._in_file = 0
+        self._opened = time.monotonic()
 
     def _rotate(self) -> None:
         if self._file is None:
@@ -100,38 +109,62 @@ class PredictionLog:
 
     def _batches(self) -> Iterator[list[Any]]:
         while True:
-            batch = [self._queue.get()]
+            try:
+                batch = [self._queue.get(timeout=min(60.0, self.max_seconds))]
+            except queue.Empty:
+                yield []  # idle: a chance to rotate an old file
+                continue
             while True:  # take what else is queued now, so a busy server writes in large chunks
                 try:
                     batch.append(self._queue.get_nowait())
                 except queue.Empty:
                     break
             yield batch
-            if batch[-1] is _STOP:
+            if batch and batch[-1] is _STOP:
                 return
 
     def _run(self) -> None:
         for batch in self._batches():
-            for record in batch:
-                if record is _STOP:
-                    continue
-                if self._file is None or self._in_file >= self.max_records:
-                    self._rotate()
-                    self._open()
-                self._file.write(json.dumps(record, separators=(",", ":"), default=str) + "\n")
-                self._in_file += 1
-                self.written += 1
-            if self._file is not None:
-                self._file.flush()
-        self._rotate()
+            try:
+                self._write(batch)
+            except Exception as exc:  # keep the writer alive: a dead thread would drop all that follows
+                self.errors.append(f"writing {len(batch)} records failed: {exc}")
+                self.dropped += sum(1 for r in batch if r is not _STOP)
+        try:
+            self._rotate()
+        except Exception as exc:
+            self.errors.append(f"closing the last file failed: {exc}")
+
+    def _write(self, batch: list[Any]) -> None:
+        if self._file is not None and time.monotonic() - self._opened >= self.max_seconds:
+            self._rotate()
+        for record in batch:
+            if record is _STOP:
+                continue
+            if self._file is None or self._in_file >= self.max_records:
+                self._rotate()
+                self._open()
+            self._file.write(json.dumps(record, separators=(",", ":"), default=str) + "\n")
+            self._in_file += 1
+            self.written += 1
+        if self._file is not None:
+            self._file.flush()
 
 
 def read_records(folder: str | Path, prefix: str = PREFIX) -> list[dict[str, Any]]:
     """All records of the log files in `folder`, oldest file first (for the drift job and the tests)."""
     out: list[dict[str, Any]] = []
     for path in sorted(Path(folder).glob(f"{prefix}-*.jsonl")):
-        with path.open(encoding="utf-8") as fh:
-            out.extend(json.loads(line) for line in fh if line.strip())
+        lines = path.read_text(encoding="utf-8").splitlines()
+        for number, line in enumerate(lines, 1):
+            if not line.strip():
+                continue
+            try:
+                out.append(json.loads(line))
+            except ValueError:
+                if number == len(lines):  # the file being written: its last line may be half flushed
+                    continue
+                raise InputError(f"{path}:{number}: not a JSON record") from None
     return out
 
 

@@ -9,6 +9,7 @@ evaluation (`evaluate`) is separate from the HTTP calls (`probe`), so the verdic
 from __future__ import annotations
 
 import json
+import math
 import time
 import urllib.error
 import urllib.request
@@ -42,8 +43,11 @@ def _post(url: str, payload: dict[str, Any], timeout: float) -> Observation:
     start = time.perf_counter()
     try:
         with urllib.request.urlopen(req, timeout=timeout) as resp:
-            body = json.loads(resp.read() or b"{}")
-            status = resp.status
+            raw, status = resp.read(), resp.status
+        try:
+            body = json.loads(raw or b"{}")
+        except ValueError:
+            status, body = 0, {"error": f"HTTP {status} with a body that is not JSON: {raw[:100]!r}"}
     except urllib.error.HTTPError as exc:
         status, body = exc.code, {"error": exc.read().decode("utf-8", "replace")[:300]}
     except (urllib.error.URLError, TimeoutError, ConnectionError) as exc:
@@ -64,6 +68,17 @@ def wait_ready(base_url: str, timeout: float) -> bool:
     return False
 
 
+TIMED_REQUESTS = 100  # the golden set is replayed until this many requests are timed
+
+
+def p95_ms(seconds: list[float]) -> float:
+    """Nearest-rank 95th percentile in ms: with 100 samples one slow request cannot be "the p95"."""
+    if not seconds:
+        return 0.0
+    ordered = sorted(s * 1000 for s in seconds)
+    return ordered[max(0, math.ceil(0.95 * len(ordered)) - 1)]
+
+
 def evaluate(
     golden: list[dict[str, Any]],
     observed: list[Observation],
@@ -76,7 +91,14 @@ def evaluate(
     With a challenger in split mode some golden requests are answered by it: each answer is checked
     against the golden set of the model that says it answered (the same holdout rows, its own scores).
     """
-    expected_by = {model_version: golden, **(dict([challenger]) if challenger else {})}
+
+    def by_customer(cases: list[dict[str, Any]]) -> dict[Any, float]:
+        return {c["customer"].get("customer_id"): c["probability"] for c in cases}
+
+    # Matched by customer, not by position: the challenger's golden set may come from another holdout.
+    expected_by = {model_version: by_customer(golden)}
+    if challenger:
+        expected_by[challenger[0]] = by_customer(challenger[1])
     failures = []
     for i, obs in enumerate(observed):
         if obs.status != 200:
@@ -86,12 +108,14 @@ def evaluate(
         if served not in expected_by:
             failures.append(f"golden request {i}: served by {served}, not {model_version}")
             continue
-        want = expected_by[str(served)][i]["probability"]
+        customer = golden[i]["customer"].get("customer_id")
+        if customer not in expected_by[str(served)]:
+            continue  # a challenger answer for a customer outside its golden set: version checked only
+        want = expected_by[str(served)][customer]
         got = obs.body.get("probability")
         if not isinstance(got, float) or abs(got - want) > TOLERANCE:
             failures.append(f"golden request {i}: probability {got}, expected {want:.6f}")
-    times = sorted(o.seconds * 1000 for o in observed)
-    p95 = times[min(len(times) - 1, int(0.95 * len(times)))] if times else 0.0
+    p95 = p95_ms([o.seconds for o in observed])
     if p95 > p95_budget_ms:
         failures.append(f"p95 latency {p95:.1f} ms over the budget {p95_budget_ms:.0f} ms")
     return failures, p95
@@ -109,5 +133,15 @@ def probe(
         return SmokeResult(False, [f"{base_url}/readyz not ready within {ready_timeout:.0f} s"])
     _post(f"{base_url}/predict", {"customer": golden[0]["customer"]}, 10)  # warm-up, not judged
     observed = [_post(f"{base_url}/predict", {"customer": case["customer"]}, 10) for case in golden]
-    failures, p95 = evaluate(golden, observed, model_version, p95_budget_ms, challenger)
+    failures, _ = evaluate(golden, observed, model_version, p95_budget_ms, challenger)
+    # Latency on more than the 20 golden rows: replay them until TIMED_REQUESTS requests were timed.
+    extra = [
+        _post(f"{base_url}/predict", {"customer": golden[i % len(golden)]["customer"]}, 10)
+        for i in range(max(0, TIMED_REQUESTS - len(observed)))
+    ]
+    failures += [f"latency replay: HTTP {o.status}" for o in extra if o.status != 200][:3]
+    p95 = p95_ms([o.seconds for o in observed + extra])
+    failures = [f for f in failures if not f.startswith("p95 latency")]
+    if p95 > p95_budget_ms:
+        failures.append(f"p95 latency {p95:.1f} ms over the budget {p95_budget_ms:.0f} ms")
     return SmokeResult(True, failures, p95)

@@ -60,8 +60,16 @@ def relabel(spec: dict[str, Any], names: dict[str, str]) -> dict[str, Any]:
     return out
 
 
-def slug(title: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-") or "plot"
+def slug(title: str, taken: set[str] | None = None) -> str:
+    """A file name for a plot: lowercase, dashes, at most 48 characters, unique among `taken`."""
+    base = re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-")[:48].strip("-") or "plot"
+    name, n = base, 1
+    while taken is not None and name in taken:
+        n += 1
+        name = f"{base}-{n}"
+    if taken is not None:
+        taken.add(name)
+    return name
 
 
 def _paths(project: Path) -> dict[str, str]:
@@ -85,10 +93,14 @@ def _mlflow_run(experiment: str, model_md5: str) -> str:
     return f"`{run_id}` in {tracking_uri()}"
 
 
-def gather(base: str, out_dir: Path, project: Path, experiment: str) -> pr_report.ReportInputs:
-    """Read what this branch produced; render its plots into out_dir."""
+def gather(
+    base: str, out_dir: Path, project: Path, experiment: str, head: str | None = None
+) -> pr_report.ReportInputs:
+    """Read what this branch produced; render its plots into out_dir. `head`: the PR's head commit (on
+    GitHub the checkout is a temporary merge of it into the base)."""
     base_sha = _git(["rev-parse", "--verify", f"{base}^{{commit}}"], project)
-    head_sha = _git(["rev-parse", "HEAD"], project)
+    tested = _git(["rev-parse", "HEAD"], project)
+    head_sha = head or tested
     paths = _paths(project)
     stages, edges = dvc_cli.stage_edges(project)
     missing = not_reproduced(stages, edges, dvc_cli.changed_stages(project))
@@ -121,17 +133,17 @@ def gather(base: str, out_dir: Path, project: Path, experiment: str) -> pr_repor
     plots: list[tuple[str, str]] = []
     if evaluated:
         names = {"workspace": "candidate", base_sha: "base"}
+        taken: set[str] = set()
         for title, spec in dvc_cli.plots_diff(base_sha, project).items():
             from mlops.adapters.vega import render_png
 
-            file = f"{slug(title)}.png"
+            file = f"{slug(title, taken)}.png"
             render_png(relabel(spec, names), out_dir / file)
             plots.append((title, file))
 
-    lineage = [
-        ("candidate commit", f"`{head_sha}`"),
-        ("base commit", f"`{base_sha}`"),
-    ]
+    lineage = [("candidate commit", f"`{head_sha}`"), ("base commit", f"`{base_sha}`")]
+    if tested != head_sha:
+        lineage.append(("tested commit (the PR merged into the base)", f"`{tested}`"))
     for key, label in (("raw", "raw data md5"), ("train", "train split md5"), ("test", "holdout md5")):
         if path(key).exists():
             lineage.append((label, f"`{file_md5(path(key))}` ({paths[key]})"))
@@ -155,7 +167,14 @@ def gather(base: str, out_dir: Path, project: Path, experiment: str) -> pr_repor
     )
 
 
-def run(params_path: Path, base: str, out_dir: Path, pr: int | None, project: Path = Path()) -> int:
+def run(
+    params_path: Path,
+    base: str,
+    out_dir: Path,
+    pr: int | None,
+    head: str | None = None,
+    project: Path = Path(),
+) -> int:
     from mlops.params import TrainParams, load_section
 
     experiment = load_section(params_path, "train", TrainParams).mlflow.experiment
@@ -163,7 +182,7 @@ def run(params_path: Path, base: str, out_dir: Path, pr: int | None, project: Pa
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     build = Path(tempfile.mkdtemp(dir=out_dir.parent, prefix=f".{out_dir.name}."))
     try:
-        inputs = gather(base, build, project.resolve(), experiment)
+        inputs = gather(base, build, project.resolve(), experiment, head)
         write_text(pr_report.build(inputs), build / "report.md")
         if pr is not None:
             write_json({"pr": pr, "base": base}, build / META)
