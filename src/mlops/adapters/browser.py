@@ -78,6 +78,7 @@ def chromium() -> str:
 
 
 def to_html(markdown: str, title: str, check: bool = False) -> str:
+    """GitHub-like HTML of a markdown report; `check` adds the script that reports what rendered."""
     from markdown_it import MarkdownIt
 
     body = MarkdownIt("commonmark", {"html": True}).enable("table").render(markdown)
@@ -109,6 +110,7 @@ def check(html_path: Path) -> RenderCheck:
 
 
 def screenshot(html_path: Path, png: Path, width: int = 1000, height: int = 2400) -> None:
+    """A PNG of the page as headless Chromium draws it (scripts given time to finish)."""
     png.parent.mkdir(parents=True, exist_ok=True)
     shot = [
         f"--window-size={width},{height}",

@@ -19,7 +19,7 @@ from typing import Any
 
 import pandas as pd
 
-from mlops.contract import load_contract
+from mlops.contract import Contract, load_contract
 from mlops.io import InputError, load_model, read_json, read_table, write_text
 from mlops.monitoring import drift as rules
 from mlops.params import EvaluateParams, MonitoringParams, load_section
@@ -43,6 +43,72 @@ def _summary_lines(summary: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _input_drift(
+    params: MonitoringParams,
+    contract: Contract,
+    current: pd.DataFrame,
+    concept: dict[str, Any],
+    reference_path: Path,
+    model: tuple[Path, Path],
+    out_dir: Path,
+) -> dict[str, Any]:
+    """Enough rows: the Evidently report and our quality checks against the reference, and the verdict."""
+    features = contract.features()
+    numeric, categorical = contract.numeric(features), contract.categorical(features)
+    reference = rules.sample(read_table(reference_path), params.sample_cap, params.seed)
+    reference = reference.reset_index(drop=True)
+    scorer, model_label = _reference_model(*model)
+    from mlops.modeling import input_columns
+
+    reference["probability"] = scorer.predict_proba(reference[input_columns(contract)])[:, 1]
+    cur = current.reset_index(drop=True).copy()
+    for col in numeric:
+        cur[col] = pd.to_numeric(cur[col], errors="coerce").astype(float)
+    for col in categorical:
+        cur[col] = cur[col].astype("object")
+    from mlops.adapters.evidently import drift_report
+
+    result = drift_report(
+        reference,
+        cur,
+        numeric=numeric,
+        categorical=categorical,
+        prediction="probability",
+        drift_share=params.drift_share,
+        column_threshold=params.column_threshold,
+        prediction_threshold=params.prediction_threshold,
+        html=out_dir / "drift.html",
+    )
+    columns = [
+        {
+            "column": c.column,
+            "score": rules.finite(c.score),
+            "threshold": c.threshold,
+            "drifted": c.drifted,
+            "method": c.method,
+        }
+        for c in result.columns
+    ]
+    pred = result.prediction
+    prediction = (
+        {"score": rules.finite(pred.score), "threshold": pred.threshold, "drifted": pred.drifted}
+        if pred
+        else None
+    )
+    summary = rules.verdict(
+        len(current),
+        params,
+        columns,
+        result.drifted_share,
+        prediction,
+        rules.missing_checks(reference, cur, features, params.max_missing_increase),
+        rules.unseen_categories(reference, cur, categorical),
+        concept,
+    )
+    summary["reference"] = {"rows": len(reference), "file": str(reference_path), "model": model_label}
+    return summary
+
+
 def run(
     params_path: Path,
     contract_path: Path,
@@ -57,8 +123,6 @@ def run(
     params = load_section(params_path, "monitoring", MonitoringParams)
     threshold = load_section(params_path, "evaluate", EvaluateParams).threshold
     contract = load_contract(contract_path)
-    features = contract.features()
-    numeric, categorical = contract.numeric(features), contract.categorical(features)
     if not log_dir.is_dir():
         raise InputError(f"prediction log folder not found: {log_dir}")
     now = now or dt.datetime.now(dt.UTC)
@@ -75,57 +139,8 @@ def run(
             summary["status"] = "drift"
             summary["reasons"].append(rules.concept_reason(concept))
     else:
-        reference = rules.sample(read_table(reference_path), params.sample_cap, params.seed)
-        reference = reference.reset_index(drop=True)
-        model, model_label = _reference_model(production, model_path)
-        from mlops.modeling import input_columns
-
-        reference["probability"] = model.predict_proba(reference[input_columns(contract)])[:, 1]
-        cur = current.reset_index(drop=True).copy()
-        for col in numeric:
-            cur[col] = pd.to_numeric(cur[col], errors="coerce").astype(float)
-        for col in categorical:
-            cur[col] = cur[col].astype("object")
-        from mlops.adapters.evidently import drift_report
-
-        result = drift_report(
-            reference,
-            cur,
-            numeric=numeric,
-            categorical=categorical,
-            prediction="probability",
-            drift_share=params.drift_share,
-            column_threshold=params.column_threshold,
-            prediction_threshold=params.prediction_threshold,
-            html=out_dir / "drift.html",
-        )
-        columns = [
-            {
-                "column": c.column,
-                "score": rules.finite(c.score),
-                "threshold": c.threshold,
-                "drifted": c.drifted,
-                "method": c.method,
-            }
-            for c in result.columns
-        ]
-        pred = result.prediction
-        prediction = (
-            {"score": rules.finite(pred.score), "threshold": pred.threshold, "drifted": pred.drifted}
-            if pred
-            else None
-        )
-        summary = rules.verdict(
-            len(current),
-            params,
-            columns,
-            result.drifted_share,
-            prediction,
-            rules.missing_checks(reference, cur, features, params.max_missing_increase),
-            rules.unseen_categories(reference, cur, categorical),
-            concept,
-        )
-        summary["reference"] = {"rows": len(reference), "file": str(reference_path), "model": model_label}
+        model = (production, model_path)
+        summary = _input_drift(params, contract, current, concept, reference_path, model, out_dir)
     summary["window"] = {"hours": params.window_hours, "end": now.isoformat()}
     write_text(json.dumps(summary, indent=2, default=str) + "\n", out_dir / "drift.json")
     stream = sys.stdout if summary["status"] != "drift" else sys.stderr

@@ -33,6 +33,7 @@ STATE = Path(".deploy")
 
 
 def env_file(env: str) -> Path:
+    """deploy/<env>.yaml: the git record of what runs in that environment."""
     return Path("deploy") / f"{env}.yaml"
 
 
@@ -41,6 +42,7 @@ def _state(env: str) -> Path:
 
 
 def active(env: str) -> dict[str, Any] | None:
+    """The local slot that serves `env` (port, pid, bento, record), or None when nothing was deployed."""
     path = _state(env) / "active.json"
     return json.loads(path.read_text()) if path.exists() else None
 
@@ -100,6 +102,7 @@ def ensure_packaged(model: DeployedModel, holdout: Path, contract: Path, params:
 
 
 def _start(env: str, port: int, bento: str, record: EnvRecord) -> int:
+    """Start `bentoml serve` for the record on `port`, in its own process group; returns its pid."""
     state = _state(env)
     state.mkdir(parents=True, exist_ok=True)
     assert record.model is not None
@@ -130,6 +133,7 @@ def _start(env: str, port: int, bento: str, record: EnvRecord) -> int:
 
 
 def golden_for(md5: str) -> list[dict[str, Any]]:
+    """The golden requests packaged with the model of this md5 (rows of its holdout, their answers)."""
     import bentoml
 
     model = bentoml.models.get(package.model_tag(md5))
@@ -160,6 +164,7 @@ def _alt(record: EnvRecord) -> tuple[str, list[dict[str, Any]]] | None:
 
 
 def deploy_local(env: str, record: EnvRecord, bento: str, p95_budget_ms: float) -> int:
+    """Blue/green on two local ports: start, smoke-test, then switch; a failed smoke keeps the old one."""
     assert record.model is not None
     current = active(env)
     base = PORT_BASE[env]
@@ -244,6 +249,7 @@ def run_deploy(
 
 
 def run_smoke(env: str, p95_budget_ms: float) -> int:
+    """`mlops smoke`: re-run the smoke test against what serves `env` now."""
     current = active(env)
     if current is None:
         raise InputError(f"{env} is not deployed on the local target (.deploy/{env}/active.json missing)")
@@ -299,6 +305,7 @@ def previous_record(env: str) -> EnvRecord:
 
 
 def run_rollback(env: str) -> int:
+    """`mlops rollback`: write back the previous state of deploy/<env>.yaml (then deploy and commit it)."""
     record = previous_record(env)
     write_record(record, env_file(env))
     label = record.model.label if record.model else "no model"

@@ -22,6 +22,7 @@ KUBERNETES_VERSION = "1.30.0"
 
 
 def validate(paths: list[Path]) -> None:
+    """kubernetes-validate --strict on the rendered files: a misspelt field is an error, not ignored."""
     tool = Path(sys.executable).parent / "kubernetes-validate"
     proc = subprocess.run(
         [str(tool), "--strict", "--kubernetes-version", KUBERNETES_VERSION, *map(str, paths)],

@@ -38,6 +38,7 @@ class Packaged:
 
 
 def model_tag(md5: str) -> str:
+    """The BentoML model tag of a model file: its md5 names the same bytes everywhere."""
     return f"{NAME}:{md5[:16]}"
 
 
@@ -53,6 +54,7 @@ def code_hash(project: Path) -> str:
 
 
 def bento_version(md5: str, project: Path) -> str:
+    """The bento version: the model and the code that serves it."""
     return f"{md5[:16]}-{code_hash(project)}"
 
 
@@ -70,6 +72,7 @@ def check_gates(gates_path: Path, model_md5: str) -> None:
 
 
 def lineage(project: Path, model_md5: str, threshold: float, experiment: str) -> dict[str, Any]:
+    """What the model is made of: commit, data hashes from dvc.lock, MLflow run, decision threshold."""
     lock = yaml.safe_load((project / "dvc.lock").read_text()) if (project / "dvc.lock").exists() else {}
     outs = {o["path"]: o["md5"] for st in lock.get("stages", {}).values() for o in st.get("outs", [])}
     from mlops.adapters.tracking import find_model_run
@@ -139,6 +142,7 @@ def ensure_model(
 
 
 def build_bento(tag: str, project: Path, labels: dict[str, str]) -> str:
+    """Build the bento of a packaged model (offline: no package locking); returns the bento tag."""
     import bentoml
     from bentoml._internal.bento.build_config import BentoEnvSchema  # the type build() declares for envs
 
