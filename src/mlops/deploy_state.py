@@ -51,29 +51,34 @@ def _cache_path(repo: Path, md5: str) -> Path:
     return repo / ".dvc" / "cache" / "files" / "md5" / md5[:2] / md5[2:]
 
 
-def load_deployed_model(model: DeployedModel, repo: Path = Path()) -> Any:
-    """Load the recorded model: from the local DVC cache, else from the DVC remote at its commit.
+def deployed_model_bytes(model: DeployedModel, repo: Path = Path()) -> bytes:
+    """The recorded model file's bytes: from the local DVC cache, else from the DVC remote at its commit.
 
     The bytes are checked against the recorded md5, so a wrong file can never pass as the champion.
     """
-    import joblib
-
     cached = _cache_path(repo, model.md5)
     if cached.exists() and file_md5(cached) == model.md5:
-        return joblib.load(cached)
+        return cached.read_bytes()
     import hashlib
 
     import dvc.api
 
     try:
-        data = dvc.api.read(model.path, repo=str(repo), rev=model.commit, mode="rb")
+        data: bytes = dvc.api.read(model.path, repo=str(repo), rev=model.commit, mode="rb")
     except Exception as exc:  # DVC raises many types (missing rev, no remote, not in storage)
         raise InputError(f"cannot fetch the deployed model {model.label}: {exc}") from exc
     if hashlib.md5(data, usedforsecurity=False).hexdigest() != model.md5:
         raise InputError(
             f"the model at {model.commit}:{model.path} does not match the recorded md5 {model.md5}"
         )
-    return joblib.load(io.BytesIO(data))
+    return data
+
+
+def load_deployed_model(model: DeployedModel, repo: Path = Path()) -> Any:
+    """Load the recorded model (md5-checked bytes, see `deployed_model_bytes`)."""
+    import joblib
+
+    return joblib.load(io.BytesIO(deployed_model_bytes(model, repo)))
 
 
 class ChallengerRecord(BaseModel):

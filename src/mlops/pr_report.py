@@ -12,6 +12,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from mlops.gates.result import CHECKLIST_HEAD, checklist_row
+
 WATERMARK = "<!-- mlops-model-pr-report -->"
 # Metrics where a smaller value is the better model; holdout size and threshold are settings, not scores.
 LOWER_IS_BETTER = frozenset({"log_loss", "brier"})
@@ -122,13 +124,7 @@ def gates_section(gates: dict[str, Any] | None) -> list[str]:
     results = gates["results"]
     failed = [r for r in results if not r["passed"]]
     passed = [r for r in results if r["passed"]]
-    head = ["| | gate | check | value | limit | reason |", "|---|---|---|---|---|---|"]
-
-    def row(r: dict[str, Any]) -> str:
-        limit = f"{r['op']} {fmt(r['threshold'])}" if r["op"] else "—"
-        mark = "✅" if r["passed"] else "❌"
-        cells = [mark, r["gate"], cell(r["check"]), fmt(r["value"]), cell(limit), cell(r["reason"])]
-        return "| " + " | ".join(cells) + " |"
+    head, row = CHECKLIST_HEAD, checklist_row  # the same rows as reports/gates.md
 
     lines: list[str] = []
     if failed:

@@ -3,7 +3,6 @@ serving runtime itself (the same code path as the service, without HTTP)."""
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +15,8 @@ from mlops.contract import Contract
 from mlops.generate import generate
 from mlops.io import write_parquet
 from mlops.modeling import build_pipeline, input_columns
+from mlops.monitoring.simulate import Shift
+from mlops.monitoring.simulate import records as simulated
 from mlops.params import TrainParams, load_section
 from mlops.serving.predlog import FEEDBACK_PREFIX, PredictionLog
 from mlops.serving.runtime import LoadedModel, Runtime
@@ -23,7 +24,6 @@ from mlops.serving.schema import record_model
 from tests.conftest import ROOT
 
 THRESHOLD = 0.3
-KNOBS = {"none": (0.0, 0.0), "covariate": (1.0, 0.0), "concept": (0.0, 1.0), "both": (1.0, 1.0)}
 
 
 @dataclass
@@ -34,16 +34,12 @@ class World:
     metrics: Path
     contract: Contract
 
-    def log(self, name: str, rows: int, seed: int, shift: str = "none", labels: bool = False) -> Path:
+    def log(self, name: str, rows: int, seed: int, shift: Shift = "none", labels: bool = False) -> Path:
         """A prediction log of `rows` generated requests scored by the runtime (and their labels)."""
         folder = self.root / name
-        covariate, concept = KNOBS[shift]
-        start = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=10)
-        df = generate(rows, seed, start_date=start, days=10, covariate_shift=covariate, concept_shift=concept)
-        truth = df.pop("churned").tolist()
-        df["event_date"] = df["event_date"].dt.strftime("%Y-%m-%d")
+        sent, truth = simulated(rows, shift, seed)  # what `mlops simulate` sends, and the true outcomes
         schema = record_model(self.contract)
-        records = [schema.model_validate(r).model_dump() for r in json.loads(df.to_json(orient="records"))]
+        records = [schema.model_validate(r).model_dump() for r in sent]
         log = PredictionLog(folder)
         model = LoadedModel("churn:test", joblib.load(self.model_path), THRESHOLD)
         rids = [f"{name}-{i}" for i in range(rows)]

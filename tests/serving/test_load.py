@@ -84,7 +84,7 @@ def test_sixteen_clients_get_no_errors_and_every_answer_is_logged_once(
     assert len(result["ok"]) > 500
     logged = logged_ids(server.log_dir)
     assert sorted(logged) == sorted(result["ok"])  # exactly one record per successful response
-    assert code is not None
+    assert code != -signal.SIGKILL  # it stopped on SIGTERM, within the timeout (the log was drained)
 
 
 def test_sigterm_mid_load_loses_no_record_of_an_answered_request(

@@ -13,11 +13,12 @@ import yaml
 from pydantic import ValidationError
 
 from mlops.k8s import K8sTarget, for_environment, label_value, main, render, write_manifests
+from mlops.serving.kube import KUBERNETES_VERSION
 
 VALIDATE = Path(sys.executable).parent / "kubernetes-validate"
 # Pinned: the tool's default moves with every release (1.37 today), and a test must not change verdict
 # when the dev dependency is bumped. 1.30 is the oldest Kubernetes still widely supported by providers.
-K8S_VERSION = "1.30.0"
+K8S_VERSION = KUBERNETES_VERSION  # the version `mlops deploy --target kubernetes` validates against
 IMAGE = "ghcr.io/example/customer-churn:0.1.0"
 SHA = "0123456789abcdef0123456789abcdef01234567"  # a 40-char git commit
 MD5 = "d41d8cd98f00b204e9800998ecf8427e"

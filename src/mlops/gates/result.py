@@ -58,6 +58,17 @@ def _fmt(value: float | None) -> str:
     return "—" if value is None else f"{value:.4g}"
 
 
+CHECKLIST_HEAD = ["| | gate | check | value | threshold | reason |", "|---|---|---|---|---|---|"]
+
+
+def checklist_row(r: dict[str, Any]) -> str:
+    """One check as a markdown table row (reports/gates.md and the pull-request report)."""
+    mark = "✅" if r["passed"] else "❌"
+    limit = f"{r['op']} {_fmt(r['threshold'])}" if r["op"] else "—"
+    reason = str(r["reason"]).replace("|", "\\|").replace("\n", " ")
+    return f"| {mark} | {r['gate']} | {r['check']} | {_fmt(r['value'])} | {limit} | {reason} |"
+
+
 def markdown(data: dict[str, Any]) -> str:
     """The checklist: one row per check with value, threshold, verdict and reason."""
     n_failed, n_total = len(data["failed"]), len(data["results"])
@@ -65,14 +76,9 @@ def markdown(data: dict[str, Any]) -> str:
     lines = [
         f"## Model gates: {head}",
         "",
-        "| | gate | check | value | threshold | reason |",
-        "|---|---|---|---|---|---|",
+        *CHECKLIST_HEAD,
     ]
-    for r in data["results"]:
-        mark = "✅" if r["passed"] else "❌"
-        limit = f"{r['op']} {_fmt(r['threshold'])}" if r["op"] else "—"
-        reason = str(r["reason"]).replace("|", "\\|")
-        lines.append(f"| {mark} | {r['gate']} | {r['check']} | {_fmt(r['value'])} | {limit} | {reason} |")
+    lines += [checklist_row(r) for r in data["results"]]
     if data["disabled"]:
         lines += ["", "Disabled in params.yaml: " + ", ".join(data["disabled"])]
     return "\n".join(lines) + "\n"

@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from mlops.deploy_state import DeployedModel, EnvRecord, load_deployed_model, read_record, write_record
+from mlops.deploy_state import DeployedModel, EnvRecord, deployed_model_bytes, read_record, write_record
 from mlops.io import InputError, write_text
 from mlops.lineage import file_md5, git_state
 from mlops.serving import package, smoke
@@ -83,18 +83,16 @@ def ensure_packaged(model: DeployedModel, holdout: Path, contract: Path, params:
     try:
         bentoml.models.get(tag)
     except bentoml.exceptions.NotFound:
-        import joblib
-
-        loaded = load_deployed_model(model)  # md5-checked bytes from the DVC cache or remote
         threshold = load_section(params, "evaluate", EvaluateParams).threshold
         experiment = load_section(params, "train", TrainParams).mlflow.experiment
         with tempfile.TemporaryDirectory() as tmp:
+            # The recorded bytes themselves (md5-checked): the packaged file is the one git names.
             path = Path(tmp) / "model.joblib"
-            joblib.dump(loaded, path)
-            metadata = package.lineage(Path(), model.md5, threshold, experiment)
-            metadata["git_commit"] = model.commit
+            path.write_bytes(deployed_model_bytes(model))
+            lineage = package.lineage(Path(), model.md5, threshold, experiment)
+            metadata = {**lineage, "git_commit": model.commit}
             golden = package.golden_set(path, contract, holdout, threshold)
-            package.ensure_model(path, contract, {**metadata, "model_md5": model.md5}, golden)
+            package.ensure_model(path, contract, metadata, golden)
     try:
         return str(bentoml.get(f"{package.NAME}:{package.bento_version(model.md5, Path())}").tag)
     except bentoml.exceptions.NotFound:

@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import hashlib
-import json
 import re
 import uuid
 from collections.abc import Callable
@@ -175,7 +174,3 @@ def load_packaged(path: Path, version: str, metadata: dict[str, Any]) -> LoadedM
         threshold=float(metadata.get("threshold", 0.5)),
         metadata=dict(metadata),
     )
-
-
-def dump(record: dict[str, Any]) -> str:
-    return json.dumps(record, default=str)
