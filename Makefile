@@ -34,11 +34,14 @@ help:  ## list targets
 uv:
 	@$(UV) --version >/dev/null 2>&1 || { python3 -m venv .tools && .tools/bin/pip install --quiet "uv==$(UV_VERSION)"; }
 
+# --compile-bytecode: every DVC stage is a new process; without .pyc files (uv writes none by default, and
+# PYTHONDONTWRITEBYTECODE forbids writing them later) each one recompiles MLflow, GX and sklearn. A CI job
+# where Python may write them skips it: byte-compiling all ~32,000 files cost 20-60 s per job, while the
+# modules a job imports are compiled (and written) on first import.
+COMPILE_BYTECODE := $(if $(and $(CI),$(if $(PYTHONDONTWRITEBYTECODE),,yes)),,--compile-bytecode)
 $(STAMP): uv.lock pyproject.toml
 	@$(MAKE) --no-print-directory uv
-	@# --compile-bytecode: every DVC stage is a new process; without .pyc files (uv writes none by default,
-	@# and PYTHONDONTWRITEBYTECODE may forbid writing them later) each one recompiles MLflow, GX and sklearn.
-	$(UV) sync --frozen --compile-bytecode
+	$(UV) sync --frozen $(COMPILE_BYTECODE)
 	@touch $@
 
 .PHONY: env
@@ -54,15 +57,17 @@ pipeline: $(STAMP)  ## run the whole pipeline (dvc repro) on the embedded defaul
 	$(BIN)/dvc repro
 	$(BIN)/mlops summary --metrics reports/metrics.json --gates reports/gates.json
 
-# Debian packages the project needs (headless Chromium renders the PR report in tests). Installed only when
+# Debian packages the project needs (headless Chromium renders the PR report in tests; the workflow tests'
+# stand-in gh filters --jq through jq, as gh does with its built-in one). Installed only when
 # missing; apt-get runs through sudo when not root (GitHub's runners have passwordless sudo).
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 .PHONY: sysdeps
-sysdeps:  ## install the Debian packages the tests need (chromium, an emoji font), if missing
+sysdeps:  ## install the Debian packages the tests need (chromium, an emoji font, jq), if missing
 	@# GitHub's Ubuntu runners ship google-chrome (Ubuntu's chromium package is only a snap stub): use it.
 	@pkgs=""; \
 	{ command -v chromium || command -v chromium-browser || command -v google-chrome; } >/dev/null || pkgs="chromium"; \
 	fc-list 2>/dev/null | grep -qi 'color emoji' || pkgs="$$pkgs fonts-noto-color-emoji"; \
+	command -v jq >/dev/null || pkgs="$$pkgs jq"; \
 	if [ -n "$$pkgs" ]; then \
 	  $(SUDO) apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$pkgs; fi
@@ -71,8 +76,23 @@ sysdeps:  ## install the Debian packages the tests need (chromium, an emoji font
 # Two xdist workers fill two cores; each must use one OpenMP thread, or their spin-waiting thread pools
 # oversubscribe the cores (measured: the gate tests took 353 s instead of 20 s).
 test: export OMP_NUM_THREADS := 1
+# PYTEST_ARGS narrows the selection (the workflow tests run ci.yml under act with the unit tests only: the
+# whole suite would run itself again).
+PYTEST_ARGS ?=
 test: $(STAMP) sysdeps  ## run the whole test suite
-	$(BIN)/pytest -n 2 --dist loadgroup
+	$(BIN)/pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
+
+.PHONY: ci
+ci:  ## what CI runs on a fresh clone (.ci/run and ci.yml): test first, pipeline, reproducibility, lint
+	@# The tests first: they must pass on a fresh clone, before any other command leaves outputs behind.
+	$(MAKE) --no-print-directory test
+	$(MAKE) --no-print-directory pipeline
+	@# A fresh clone must reproduce the committed pipeline bit for bit: same data, model and report hashes.
+	@git diff --exit-code -- dvc.lock reports/ || { echo "ci: a fresh 'make pipeline' changed dvc.lock or \
+	reports/ (see the diff above): the pipeline is not reproducible" >&2; exit 1; }
+	$(BIN)/dvc status --quiet
+	$(MAKE) --no-print-directory lint
+	$(MAKE) --no-print-directory lint-workflows
 
 .PHONY: test-fast
 test-fast: export OMP_NUM_THREADS := 1
@@ -131,14 +151,26 @@ PR ?=
 report: $(STAMP)  ## PR report against BASE (default origin/main) into reports/pr/ (PR=<n> records the PR number)
 	$(BIN)/mlops report --base "$(BASE)" --out reports/pr $(if $(PR),--pr "$(PR)") $(if $(HEAD),--head "$(HEAD)")
 
-.PHONY: pr-comment-target
+.PHONY: pr-comment-target pr-comment-stage
 # pr-comment's check of the untrusted artifact: the PR number it claims must be the open PR whose head is the
-# commit the model-pr run tested (HEAD_SHA, REPOSITORY from the workflow_run event, through env).
+# commit the model-pr run tested (HEAD_SHA, REPOSITORY from the workflow_run event, through env). No open PR
+# has that head: the report is for an outdated commit; a ::notice:: says so, nothing is printed, exit 0.
 pr-comment-target: $(STAMP)  ## print pr=<n> for $$GITHUB_OUTPUT once the artifact in pr-report/ checks out
 	@[[ "$${HEAD_SHA:-}" =~ ^[0-9a-f]{40}$$ ]] || { echo "pr-comment-target: HEAD_SHA is not a commit SHA" >&2; exit 2; }
 	@expected=$$($(GH) pr list --repo "$$REPOSITORY" --state open --search "$$HEAD_SHA" --json number,headRefOid \
 	  --jq ".[] | select(.headRefOid == \"$$HEAD_SHA\") | .number" | head -n 1); \
 	$(BIN)/mlops pr-target --artifact pr-report --expect-pr "$$expected"
+
+# CML runs in this fresh folder, which holds report.md and only the PNGs it shows (none in `none` mode).
+# PR_REPORT_IMAGES (repository variable: public | none | url:https://host) picks how images travel; unset,
+# none unless REPO_PRIVATE is false (unset here counts as private). SERVER_URL, REPOSITORY, RUN_ID: the
+# model-pr run, which `none` links to.
+PR_COMMENT_DIR := .run/pr-comment
+pr-comment-stage: $(STAMP)  ## stage pr-report/ for CML in PR_COMMENT_DIR; print dir=, images=, publish=, publish_url=
+	@rm -rf $(PR_COMMENT_DIR)
+	@$(BIN)/mlops pr-stage --artifact pr-report --out $(PR_COMMENT_DIR) \
+	  --images "$${PR_REPORT_IMAGES:-}" --private "$${REPO_PRIVATE:-true}" \
+	  --run-url "$${SERVER_URL:-https://github.com}/$${REPOSITORY:-}/actions/runs/$${RUN_ID:-}"
 
 .PHONY: report-preview
 report-preview: $(STAMP) sysdeps  ## render reports/pr/report.md in headless Chromium and save a screenshot
@@ -168,6 +200,14 @@ PUSH_URL ?= origin
 GH ?= gh
 PROMOTION_BRANCH ?= promote/production
 BOT := -c user.name=mlops-bot -c user.email=mlops-bot@users.noreply.github.com
+# Edit the branch's OPEN pull request, or open one. Not `gh pr edit <branch>`: gh finds a branch's pull
+# request in any state, so it "succeeds" on the merged one and no new pull request is ever opened.
+# $(call open-or-update-pr,<branch>,<title>,<body file>)
+define open-or-update-pr
+number=$$($(GH) pr list --head "$(1)" --state open --json number --jq '.[0].number // empty'); \
+if [ -n "$$number" ]; then $(GH) pr edit "$$number" --body-file "$(3)"; \
+else $(GH) pr create --base main --head "$(1)" --title "$(2)" --body-file "$(3)"; fi
+endef
 .PHONY: image image-push promotion-pr deploy-ci aliases production-changed revert-production
 image: package  ## build the serving image from dist/customer-churn.bento (needs a Docker engine: CI only)
 	docker build --tag $(IMAGE) .
@@ -186,9 +226,7 @@ promotion-pr: $(STAMP)  ## write production from staging and open or update the 
 	git add deploy/production.yaml deploy/staging.yaml dvc.lock reports/ && \
 	git $(BOT) commit -qm "Promote the staging model to production" && \
 	git push -q --force $(PUSH_URL) $(PROMOTION_BRANCH) && \
-	{ $(GH) pr edit $(PROMOTION_BRANCH) --body-file reports/promotion.md || \
-	  $(GH) pr create --base main --head $(PROMOTION_BRANCH) --title "Promote the staging model to production" \
-	    --body-file reports/promotion.md; }
+	$(call open-or-update-pr,$(PROMOTION_BRANCH),Promote the staging model to production,reports/promotion.md)
 deploy-ci: $(STAMP)  ## deploy ENV from CI: kubernetes when KUBECONFIG_DATA holds a kubeconfig, else local
 	@mkdir -p .deploy; if [ -n "$${KUBECONFIG_DATA:-}" ]; then \
 	  (umask 077; printf '%s' "$$KUBECONFIG_DATA" > .deploy/kubeconfig); \
@@ -214,7 +252,7 @@ k8s-render: $(STAMP)  ## render + strictly validate ENV's Kubernetes manifests i
 LOG_DIR ?= .deploy/production/predictions
 DRIFT_OUT ?= $(dir $(LOG_DIR))drift
 DRIFT_ARGS ?=
-.PHONY: drift drift-screenshot drift-ci drift-issue dispatch-retrain retrain-data retrain-pr fetch-log
+.PHONY: drift drift-screenshot drift-log drift-ci drift-issue dispatch-retrain retrain-data retrain-pr fetch-log
 fetch-log: $(STAMP)  ## copy the prediction log from MLOPS_PREDICTION_LOG_URL into LOG_DIR (team scale)
 	@if [ -z "$${MLOPS_PREDICTION_LOG_URL:-}" ]; then \
 	  echo "fetch-log: MLOPS_PREDICTION_LOG_URL is not set: set it (a repository secret) to the log location" >&2; exit 2; fi
@@ -223,12 +261,15 @@ drift: $(STAMP)  ## drift report of LOG_DIR against the training data (exit 3 on
 	$(BIN)/mlops drift --log-dir $(LOG_DIR) --out $(DRIFT_OUT) $(DRIFT_ARGS)
 drift-screenshot: $(STAMP) sysdeps  ## PNG of the last drift report (DRIFT_OUT/drift.html) in headless Chromium
 	$(BIN)/mlops screenshot --html $(DRIFT_OUT)/drift.html --png $(DRIFT_OUT)/drift.png
-drift-ci: $(STAMP)  ## the drift workflow's check: prints drift=true|false; fails only on errors
-	@if [ -n "$${MLOPS_PREDICTION_LOG_URL:-}" ]; then \
-	  $(BIN)/mlops fetch-log --url "$$MLOPS_PREDICTION_LOG_URL" --out $(LOG_DIR) >&2; \
-	elif [ ! -d "$(LOG_DIR)" ]; then \
-	  echo "drift-ci: no prediction log: set the MLOPS_PREDICTION_LOG_URL secret to where the service uploads it" >&2; \
-	  echo drift=false; exit 0; fi; \
+drift-log: $(STAMP)  ## the drift workflow's first step: fetch the log into LOG_DIR; prints log=true|false
+	@# Before any pipeline work: a template with no log configured answers in seconds, green, with a notice.
+	@if [ -z "$${MLOPS_PREDICTION_LOG_URL:-}" ]; then \
+	  echo "::notice title=drift::no prediction log configured: set the MLOPS_PREDICTION_LOG_URL secret to where the service uploads it; nothing to judge" >&2; \
+	  echo log=false; exit 0; fi; \
+	$(BIN)/mlops fetch-log --url "$$MLOPS_PREDICTION_LOG_URL" --out $(LOG_DIR) >&2; echo log=true
+drift-ci: $(STAMP)  ## the drift workflow's check of LOG_DIR: prints drift=true|false; fails only on errors
+	@if [ ! -d "$(LOG_DIR)" ]; then \
+	  echo "drift-ci: no prediction log in $(LOG_DIR) (make drift-log fetches it)" >&2; echo drift=false; exit 0; fi; \
 	code=0; $(BIN)/mlops drift --log-dir $(LOG_DIR) --out reports/drift $(DRIFT_ARGS) >&2 || code=$$?; \
 	if [ $$code -eq 0 ]; then echo drift=false; elif [ $$code -eq 3 ]; then echo drift=true; else exit $$code; fi
 drift-issue: $(STAMP)  ## open or update the ONE open drift issue with reports/drift/drift.json
@@ -252,9 +293,7 @@ retrain-pr: $(STAMP)  ## commit the retrained pipeline on a branch, push it and 
 	git $(BOT) commit -qm "Retrain on the labelled production window"
 	@$(MAKE) --no-print-directory push-if-remote
 	@git push -q --force $(PUSH_URL) $(RETRAIN_BRANCH)
-	$(GH) pr edit $(RETRAIN_BRANCH) --body-file reports/gates.md || \
-	  $(GH) pr create --base main --head $(RETRAIN_BRANCH) --title "Retrain on recent production data" \
-	  --body-file reports/gates.md
+	@$(call open-or-update-pr,$(RETRAIN_BRANCH),Retrain on recent production data,reports/gates.md)
 
 .PHONY: tune
 # Queued experiments run in temporary copies under .dvc/tmp/exps: point them at this clone's MLflow store,

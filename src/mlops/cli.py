@@ -104,6 +104,17 @@ def _add_pr_and_package(sub: Any) -> None:
         params=False,
     )
     target.add_argument("--expect-pr", default=None, help="PR number of the run's head commit")
+    stage = _add(
+        sub,
+        "pr-stage",
+        "Copy report.md and the PNGs it shows into a fresh folder for CML; print dir=, publish=, ...",
+        "artifact",
+        "out",
+        params=False,
+    )
+    stage.add_argument("--images", default="", help="PR_REPORT_IMAGES: public, none or url:https://<host>")
+    stage.add_argument("--private", default="true", help="github.event.repository.private (true|false)")
+    stage.add_argument("--run-url", default="", help="the model-pr run's page (images=none links to it)")
     preview = _add(
         sub,
         "report-preview",
@@ -217,6 +228,7 @@ def _preview(report: Path, png: Path | None) -> int:
 OPERATIONS: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "summary": ("mlops.summary", "run", ("metrics", "gates")),
     "pr-target": ("mlops.pr_artifact", "run", ("artifact", "expect_pr")),
+    "pr-stage": ("mlops.pr_artifact", "run_stage", ("artifact", "out", "images", "private", "run_url")),
     "promotion-report": ("mlops.serving.promotion", "run", ("out",)),
     "package": ("mlops.serving.package", "run", ("params", "contract", "model", "gates", "test", "out")),
     "drift": (

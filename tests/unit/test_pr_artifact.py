@@ -1,15 +1,33 @@
-"""pr-comment trusts nothing in the artifact: only a report, metadata and PNGs, and a numeric PR number."""
+"""pr-comment trusts nothing in the artifact: only a report, metadata and PNGs, and a numeric PR number.
+
+CML 0.20.6 uploads every local file that a markdown image, link or reference definition names, resolved
+against the markdown's folder (src/cml.js publishLocalFiles): report.md may name only https:// URLs and the
+artifact's own PNGs, CML runs in a folder holding only those, and the repository picks how images travel.
+"""
 
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
 
 from mlops.cli import main
 from mlops.io import InputError
-from mlops.pr_artifact import MAX_REPORT_BYTES, pr_number
+from mlops.pr_artifact import (
+    MAX_REPORT_BYTES,
+    ImageMode,
+    image_mode,
+    pr_number,
+    report_problems,
+    run_stage,
+    without_images,
+)
+
+PNGS = {"roc.png", "pr.png"}
+RUN_URL = "https://github.com/acme/churn/actions/runs/42"
 
 
 def artifact(tmp_path: Path, pr: object = 12, **files: str) -> Path:
@@ -73,52 +91,254 @@ def test_the_number_must_be_the_pull_request_of_the_runs_head_commit(tmp_path: P
     assert pr_number(folder, expected=12) == 12
     with pytest.raises(InputError, match="names pull request 12; the run belongs to 13"):
         pr_number(folder, expected=13)
-    assert main(["pr-target", "--artifact", str(folder), "--expect-pr", ""]) == 2  # no PR for that commit
+    assert main(["pr-target", "--artifact", str(folder), "--expect-pr", "12 13"]) == 2  # not one number
+
+
+def test_a_run_whose_commit_no_open_pr_has_is_stale_not_a_failure(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The branch moved on: the newer run posts. Green, a notice, and no `pr=` for $GITHUB_OUTPUT."""
+    assert main(["pr-target", "--artifact", str(tmp_path / "absent"), "--expect-pr", ""]) == 0
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err.startswith("::notice title=pr-comment::") and "outdated commit" in err and "not posted" in err
+
+
+# --- what report.md may name ------------------------------------------------------------------------------
+
+
+def problems(markdown: str) -> list[str]:
+    return report_problems(f"## Model report\n\n{markdown}\n", PNGS)
+
+
+@pytest.mark.parametrize(
+    ("markdown", "target"),
+    [
+        ("[log](../.git/config)", "'../.git/config'"),  # the incident: a link, not an image
+        ("[x]: ../.git/config", "reference definition '../.git/config'"),  # published even when unused
+        ("<file:///etc/passwd>", "autolink 'file:///etc/passwd'"),
+        ("[site](http://example.com)", "link 'http://example.com'"),
+        ("[env](/proc/self/environ)", "link '/proc/self/environ'"),  # CML's own environment: its token
+        ("[a](&#47;etc/passwd)", "link '/etc/passwd'"),  # entities are decoded, by remark too
+        ("![x](/etc/passwd)", "image '/etc/passwd'"),
+        ("![x](../secret.png)", "image '../secret.png'"),
+        ("![x](./other.png)", "image './other.png'"),  # a PNG, but not one of the artifact's
+        ("![x](data:image/png;base64,AAAA)", "image 'data:image/png;base64,AAAA'"),  # CML uploads these too
+        ("[see](roc.png)", "link 'roc.png'"),  # only images (and definitions) may name the PNGs
+        ("[x](https://github.com/../../../.git/config)", "'.' or '..' segment"),  # path.resolve(folder, url)
+        ("[x](https://example.com/?q=/../../.git/config)", "'.' or '..' segment"),
+    ],
+)
+def test_a_destination_that_is_neither_https_nor_an_own_png_is_refused(markdown: str, target: str) -> None:
+    found = problems(markdown)
+    assert any(target in p and p.startswith("line 3: ") for p in found), found
+
+
+def test_a_second_definition_of_a_label_is_checked_too(tmp_path: Path) -> None:
+    """A parser keeps the first definition of a label; CML visits every definition node."""
+    found = problems("![ROC][r]\n\n[r]: roc.png\n[r]: /proc/self/environ")
+    assert found == [
+        "line 6: reference definition '/proc/self/environ' is neither an https:// URL nor one of the "
+        "artifact's PNGs (name or ./name)"
+    ]
 
 
 @pytest.mark.parametrize(
     "markdown",
-    ["![x](/etc/passwd)", "![x](../secret.png)", "![x](./other.png)", '<img src="/proc/self/environ">'],
+    [
+        '<img src="roc.png">',
+        '<a href="https://example.com">x</a>',
+        "<details open><summary>x</summary>",
+        "<!-- never closed",
+        'text <span style="x">y</span>',
+    ],
 )
-def test_images_outside_the_artifact_are_refused(tmp_path: Path, markdown: str) -> None:
+def test_raw_html_other_than_the_reports_own_folds_is_refused(markdown: str) -> None:
+    found = problems(markdown)
+    assert found and all(p.startswith("line 3: raw HTML") for p in found), found
+
+
+@pytest.mark.parametrize(
+    "markdown",
+    [
+        "[docs](https://example.com/a?b=c#d)",
+        "<https://example.com>",
+        "![badge](https://img.shields.io/badge/x.svg)",
+        "| ![ROC](./roc.png) | ![PR](pr.png) |",
+        "![ROC][r]\n\n[r]: ./roc.png",
+        "<!-- mlops-model-pr-report -->\n<details><summary>By <code>x</code></summary>\n\n</details>",
+    ],
+)
+def test_https_destinations_own_pngs_and_the_reports_folds_are_allowed(markdown: str) -> None:
+    assert problems(markdown) == []
+
+
+@pytest.mark.parametrize(
+    "markdown",
+    [
+        "> " * 20 + "[a](/etc/passwd)",  # markdown-it stops at 20 levels; CML's parser does not
+        "[" * 21 + "x" + "]" * 21 + "(/etc/passwd)",
+        '[r]: /etc/passwd\n""x',  # markdown-it: a paragraph; remark 13: a definition (measured)
+        "`[log](../.git/config)`",  # the raw-text belt reads code spans too: refusing text costs nothing
+    ],
+)
+def test_what_the_checking_parser_might_read_differently_from_cmls_is_refused(markdown: str) -> None:
+    assert problems(markdown)
+
+
+def test_every_refusal_is_listed_with_its_line(tmp_path: Path) -> None:
     folder = artifact(tmp_path)
-    (folder / "report.md").write_text(f"## Model report\n\n![ROC](./roc.png)\n{markdown}\n")
-    with pytest.raises(InputError, match="image"):
+    (folder / "report.md").write_text("## R\n\n![ROC](./roc.png)\n\n[a](../.git/config)\n\n<img src=x>\n")
+    with pytest.raises(InputError) as refused:
         pr_number(folder)
+    assert "line 5: link '../.git/config'" in str(refused.value)
+    assert "line 7: raw HTML '<img src=x>'" in str(refused.value)
 
 
-def test_the_pr_comment_step_checks_the_artifact_against_the_head_commit(tmp_path: Path) -> None:
-    """`make pr-comment-target` as pr-comment runs it, with a fake `gh` that knows one open PR."""
-    import shutil
-    import subprocess
+# --- how images travel ------------------------------------------------------------------------------------
 
-    from tests.conftest import ROOT, tool_env
 
-    shutil.copy2(ROOT / "Makefile", tmp_path / "Makefile")
-    for name in ("uv.lock", "pyproject.toml"):
+def test_unset_the_mode_follows_the_visibility_and_an_explicit_value_wins() -> None:
+    assert image_mode("", private=True) == ImageMode("none")
+    assert image_mode("", private=False) == ImageMode("public", "https://asset.cml.dev")
+    assert image_mode("public", private=True).kind == "public"
+    assert image_mode(" none ", private=False).kind == "none"
+    assert image_mode("url:https://assets.acme.dev/cml", private=True) == ImageMode(
+        "url", "https://assets.acme.dev/cml"
+    )
+    assert ImageMode("none").cml_flags == ["--no-publish"]
+    assert image_mode("", private=False).cml_flags == ["--publish", "--publish-url=https://asset.cml.dev"]
+
+
+@pytest.mark.parametrize("value", ["Public", "off", "url:http://assets.acme.dev", "url:https://a b", "url:"])
+def test_an_invalid_mode_names_the_variable_and_the_choices(value: str) -> None:
+    with pytest.raises(InputError, match=r"PR_REPORT_IMAGES=.* is not one of public, none or url:https://"):
+        image_mode(value, private=False)
+
+
+def test_none_turns_every_image_into_a_link_to_the_run() -> None:
+    report = (
+        "| | |\n|---|---|\n| ![ROC \\| x](./roc.png) | ![PR](pr.png) |\n\n"
+        "![badge](https://img.shields.io/x.svg) and ![ROC][r]\n\n[r]: roc.png\n"
+    )
+    text = without_images(report, RUN_URL)
+    assert "![" not in text
+    assert f"| [ROC \\| x]({RUN_URL}) | [PR]({RUN_URL}) |" in text  # the table keeps its two cells
+    assert f"[badge]({RUN_URL})" in text and f"[ROC]({RUN_URL})" in text
+    assert text.endswith(f"[model-pr-report]({RUN_URL}).\n")
+    with pytest.raises(InputError, match="run URL"):
+        without_images(report, "https://github.com/acme/churn/actions/runs/")
+
+
+# --- the staging folder -----------------------------------------------------------------------------------
+
+
+def test_the_staging_folder_holds_report_md_and_only_the_pngs_it_shows(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = artifact(tmp_path)
+    (folder / "report.md").write_text("## R\n\n![ROC](./roc.png)\n")
+    (folder / "unused.png").write_bytes(b"\x89PNG")
+    out = tmp_path / "stage"
+    assert run_stage(folder, out, "public", "false", "") == 0
+    assert sorted(p.name for p in out.iterdir()) == ["report.md", "roc.png"]
+    assert (out / "report.md").read_text() == (folder / "report.md").read_text()
+    lines = capsys.readouterr().out.splitlines()
+    assert lines == [f"dir={out}", "images=public", "publish=--publish", "publish_url=https://asset.cml.dev"]
+    with pytest.raises(InputError, match="must be fresh"):
+        run_stage(folder, out, "public", "false", "")
+
+    private = tmp_path / "private"
+    assert run_stage(folder, private, "", "true", RUN_URL) == 0  # unset in a private repository: none
+    assert [p.name for p in private.iterdir()] == ["report.md"]
+    assert "![" not in (private / "report.md").read_text()
+    assert capsys.readouterr().out.splitlines()[1:] == ["images=none", "publish=--no-publish", "publish_url="]
+
+
+def test_staging_refuses_what_the_check_refuses(tmp_path: Path) -> None:
+    folder = artifact(tmp_path)
+    (folder / "report.md").write_text("[x]: ../.git/config\n")
+    with pytest.raises(InputError, match="reference definition"):
+        run_stage(folder, tmp_path / "stage", "public", "false", "")
+    assert not (tmp_path / "stage").exists()
+
+
+# --- the make targets as pr-comment runs them -------------------------------------------------------------
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    """A folder with the Makefile and the venv: `make -s pr-comment-*` runs there as in the workflow."""
+    from tests.conftest import ROOT
+
+    for name in ("Makefile", "uv.lock", "pyproject.toml"):
         shutil.copy2(ROOT / name, tmp_path / name)
     (tmp_path / ".venv").symlink_to(ROOT / ".venv")
-    folder = artifact(tmp_path, pr=12)
+    return tmp_path
+
+
+def make(project: Path, target: str, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    from tests.conftest import tool_env
+
+    return subprocess.run(
+        ["make", "-s", target, *args],
+        cwd=project,
+        env={**tool_env(), "MAKEFLAGS": "--assume-old=.venv/.synced", "REPOSITORY": "acme/churn", **env},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def test_the_pr_comment_step_checks_the_artifact_against_the_head_commit(project: Path) -> None:
+    """`make pr-comment-target` with a fake `gh` that knows one open PR."""
+    folder = artifact(project, pr=12)
     assert folder.name == "pr-report"
-    gh = tmp_path / "gh"
+    gh = project / "gh"
     gh.write_text('#!/bin/sh\necho "$@" > gh.args\necho 13\n')  # GitHub says: the head commit is PR 13's
     gh.chmod(0o755)
-    env = {**tool_env(), "MAKEFLAGS": "--assume-old=.venv/.synced", "REPOSITORY": "acme/churn"}
 
-    def target(head: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            ["make", "-s", "pr-comment-target", f"GH={gh}"],
-            cwd=tmp_path,
-            env={**env, "HEAD_SHA": head},
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-
-    refused = target("a" * 40)
+    refused = make(project, "pr-comment-target", f"GH={gh}", HEAD_SHA="a" * 40)
     assert refused.returncode == 2 and "names pull request 12; the run belongs to 13" in refused.stderr
-    assert "--search " + "a" * 40 in (tmp_path / "gh.args").read_text()
+    assert "--search " + "a" * 40 in (project / "gh.args").read_text()
     gh.write_text("#!/bin/sh\necho 12\n")
-    accepted = target("b" * 40)
+    accepted = make(project, "pr-comment-target", f"GH={gh}", HEAD_SHA="b" * 40)
     assert (accepted.returncode, accepted.stdout) == (0, "pr=12\n"), accepted.stderr
-    assert target("$(id)").returncode == 2  # not a SHA: refused before anything runs
+    assert make(project, "pr-comment-target", f"GH={gh}", HEAD_SHA="$(id)").returncode == 2  # not a SHA
+
+    gh.write_text("#!/bin/sh\ntrue\n")  # no open PR has that head: the branch moved on
+    stale = make(project, "pr-comment-target", f"GH={gh}", HEAD_SHA="c" * 40)
+    assert (stale.returncode, stale.stdout) == (0, ""), stale.stderr
+    assert "::notice title=pr-comment::" in stale.stderr
+
+
+def test_the_stage_step_prints_only_outputs_and_fills_a_fresh_folder(project: Path) -> None:
+    folder = artifact(project)
+    (folder / "report.md").write_text("## R\n\n![ROC](./roc.png)\n")
+    stale = project / ".run" / "pr-comment"
+    stale.mkdir(parents=True)
+    (stale / "old.png").write_bytes(b"x")  # a previous run's leftovers never reach CML
+
+    env = {
+        "PR_REPORT_IMAGES": "",
+        "REPO_PRIVATE": "false",
+        "SERVER_URL": "https://github.com",
+        "RUN_ID": "42",
+    }
+    staged = make(project, "pr-comment-stage", **env)
+    assert staged.returncode == 0, staged.stderr
+    outputs = dict(line.split("=", 1) for line in staged.stdout.splitlines())
+    assert outputs == {
+        "dir": ".run/pr-comment",
+        "images": "public",
+        "publish": "--publish",
+        "publish_url": "https://asset.cml.dev",
+    }
+    assert sorted(p.name for p in stale.iterdir()) == ["report.md", "roc.png"]
+
+    none = make(project, "pr-comment-stage", **{**env, "REPO_PRIVATE": "true"})
+    assert none.returncode == 0, none.stderr
+    assert "publish=--no-publish" in none.stdout.splitlines()
+    assert f"[ROC]({RUN_URL})" in (stale / "report.md").read_text()
+    bad = make(project, "pr-comment-stage", **{**env, "PR_REPORT_IMAGES": "s3"})
+    assert bad.returncode == 2 and bad.stdout == "" and "PR_REPORT_IMAGES='s3'" in bad.stderr

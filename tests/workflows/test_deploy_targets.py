@@ -9,6 +9,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+
 from tests.conftest import GIT, ROOT
 
 pytestmark = pytest.mark.xdist_group("workflows")
