@@ -269,7 +269,8 @@ drift-log: $(STAMP)  ## the drift workflow's first step: fetch the log into LOG_
 	$(BIN)/mlops fetch-log --url "$$MLOPS_PREDICTION_LOG_URL" --out $(LOG_DIR) >&2; echo log=true
 drift-ci: $(STAMP)  ## the drift workflow's check of LOG_DIR: prints drift=true|false; fails only on errors
 	@if [ ! -d "$(LOG_DIR)" ]; then \
-	  echo "drift-ci: no prediction log in $(LOG_DIR) (make drift-log fetches it)" >&2; echo drift=false; exit 0; fi; \
+	  echo "drift-ci: no prediction log in $(LOG_DIR) (make drift-log fetches it from MLOPS_PREDICTION_LOG_URL)" >&2; \
+	  echo drift=false; exit 0; fi; \
 	code=0; $(BIN)/mlops drift --log-dir $(LOG_DIR) --out reports/drift $(DRIFT_ARGS) >&2 || code=$$?; \
 	if [ $$code -eq 0 ]; then echo drift=false; elif [ $$code -eq 3 ]; then echo drift=true; else exit $$code; fi
 drift-issue: $(STAMP)  ## open or update the ONE open drift issue with reports/drift/drift.json

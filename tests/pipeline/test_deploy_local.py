@@ -87,7 +87,8 @@ def test_staging_promote_production_then_rollback(project: Path) -> None:
     run(["git", "init", "-q", "--bare", str(remote)], repo)
     gh_log = repo.parent / "gh.log"
     fake_gh = repo.parent / "gh"
-    fake_gh.write_text(f'#!/bin/sh\necho "$@" >> {gh_log}\n[ "$2" = create ]\n')  # `pr edit`: no PR yet
+    # No open PR yet: `pr list` prints nothing (tests/workflows/act/bin/gh runs the real semantics under act).
+    fake_gh.write_text(f'#!/bin/sh\necho "$@" >> {gh_log}\n[ "$2" != edit ]\n')
     fake_gh.chmod(0o755)
     env = {**tool_env(), "MAKEFLAGS": "--assume-old=.venv/.synced"}
     made = subprocess.run(
@@ -100,7 +101,8 @@ def test_staging_promote_production_then_rollback(project: Path) -> None:
     )
     assert made.returncode == 0, made.stdout + made.stderr
     calls = gh_log.read_text().splitlines()
-    assert calls[0].startswith("pr edit promote/production") and calls[1].startswith("pr create --base main")
+    assert calls[0].startswith("pr list --head promote/production --state open")
+    assert calls[1].startswith("pr create --base main")
     pushed = run(["git", "--git-dir", str(remote), "show", "promote/production:deploy/production.yaml"], repo)
     assert model_a in pushed.stdout
     # The gate (its champion is production's model) was re-run: the branch's lock is what repro gives.

@@ -68,11 +68,11 @@ def test_shifted_traffic_is_detected_and_a_retrained_model_beats_the_old_one(pro
     remote = repo.parent / "github.git"
     run(["git", "init", "-q", "--bare", str(remote)], repo)
     gh_log, gh = repo.parent / "gh.log", repo.parent / "gh"
-    gh.write_text(f'#!/bin/sh\necho "$@" >> {gh_log}\n[ "$2" != edit ]\n')  # `pr edit`: no PR yet
+    gh.write_text(f'#!/bin/sh\necho "$@" >> {gh_log}\n[ "$2" != edit ]\n')  # `pr list`: no open PR yet
     gh.chmod(0o755)
     make("retrain-pr", f"PUSH_URL={remote}", f"GH={gh}", "RETRAIN_BRANCH=retrain/test")
-    edit, create = gh_log.read_text().splitlines()
-    assert edit.startswith("pr edit retrain/test")  # one PR: updated when it exists
+    lookup, create = gh_log.read_text().splitlines()
+    assert lookup.startswith("pr list --head retrain/test --state open")  # one OPEN PR: updated when it exists
     assert create.startswith("pr create --base main --head retrain/test")
     show = ["git", "--git-dir", str(remote), "show", "--name-only", "--format=%s", "retrain/test"]
     pushed = run(show, repo).stdout
