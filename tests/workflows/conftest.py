@@ -6,6 +6,7 @@ pipeline that seeds the worlds whose jobs need pipeline outputs.
 
 from __future__ import annotations
 
+import fcntl
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,6 +14,15 @@ import pytest
 
 from tests.conftest import ROOT, copy_project, run
 from tests.workflows.act.world import World
+
+
+@pytest.fixture(scope="session", autouse=True)
+def prepared_node_modules() -> None:
+    """The Node tools every job links (lint-workflows), installed from package-lock.json once: under a lock,
+    since both test workers start here and `npm ci` first deletes node_modules."""
+    with (ROOT / "package-lock.json").open() as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        run(["make", "--no-print-directory", "node_modules/.installed"], ROOT)
 
 
 @pytest.fixture(scope="session")

@@ -34,8 +34,8 @@ link_env() {
   done
   touch "$2/$3"
 }
-if [ -n "${ACT_PREPARED_VENV:-}" ]; then
+if [ -d "${ACT_PREPARED_VENV:-}" ]; then
   link_env "$ACT_PREPARED_VENV" .venv .synced
   echo "PYTHONPATH=$PWD/src" >> "$GITHUB_ENV"
 fi
-if [ -n "${ACT_PREPARED_NODE_MODULES:-}" ]; then link_env "$ACT_PREPARED_NODE_MODULES" node_modules .installed; fi
+if [ -d "${ACT_PREPARED_NODE_MODULES:-}" ]; then link_env "$ACT_PREPARED_NODE_MODULES" node_modules .installed; fi
