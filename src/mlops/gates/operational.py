@@ -6,7 +6,8 @@ core, and a model that burns CPU fails wherever it runs. Wall-clock serving late
 serving benchmark's job. Memory is what Python's allocator tracks (tracemalloc, numpy included): stable
 across runs, unlike process RSS. Everything is measured with native thread pools limited to one thread: a
 per-core cost (one serving worker per core), free of OpenMP spin-waiting that would inflate CPU time on a
-loaded machine. The values still vary a little between runs.
+loaded machine (`mlops.threads`; the service scores with the same limit). The values still vary a little
+between runs.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
+from mlops import threads
 from mlops.gates.result import GateResult, bounded
 from mlops.params import OperationalGate
 
@@ -71,12 +73,14 @@ def _cpu_seconds(predict: Callable[[pd.DataFrame], np.ndarray], frame: pd.DataFr
 def check(
     predict: Callable[[pd.DataFrame], np.ndarray], x: pd.DataFrame, model_bytes: int, params: OperationalGate
 ) -> list[GateResult]:
-    throughput, peak_mb = throughput_and_memory(predict, x, params.batch_rows)
+    with threads.one_native_thread():  # one block, so the ~3 ms threadpoolctl scan is paid once
+        throughput, peak_mb = throughput_and_memory(predict, x, params.batch_rows)
+        p99_ms = p99_latency_ms(predict, x, params.latency_samples)
     return [
         bounded(
             "operational",
             "p99_latency_ms",
-            p99_latency_ms(predict, x, params.latency_samples),
+            p99_ms,
             params.max_p99_latency_ms,
             "<=",
             f"p99 CPU ms of {params.latency_samples} single-record predictions",

@@ -8,6 +8,10 @@ batchable API and hands the batch one request's context, which loses per-request
 single-record request awaits `MicroBatcher`, which scores everything queued while the previous batch
 ran: one record at a time when traffic is light (no waiting window, no added latency), large batches
 under load (one model call amortised over many requests).
+
+Every model call runs on one native thread (`mlops.threads`), set once per scoring thread: BentoML runs
+`predict_batch` on its threadpool and `MicroBatcher` scores on asyncio's executor, and an OpenMP limit set
+where the model is loaded would not reach those threads.
 """
 
 from __future__ import annotations
@@ -25,6 +29,8 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from mlops.threads import limit_this_thread
+
 Mode = Literal["split", "shadow"]
 REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 
@@ -39,6 +45,7 @@ class LoadedModel:
     metadata: dict[str, Any] = field(default_factory=dict)
 
     def proba(self, frame: pd.DataFrame) -> np.ndarray:
+        limit_this_thread()  # whichever thread serves this call; predictable latency under load
         return np.asarray(self.model.predict_proba(frame)[:, 1], dtype=float)
 
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import joblib
 import numpy as np
 from sklearn.metrics import roc_auc_score
-from threadpoolctl import threadpool_limits
 
+from mlops import threads
 from mlops.adapters.tracking import MODEL_MD5_TAG, log_training, tracking_uri
 from mlops.contract import load_contract
 from mlops.io import read_table
@@ -27,7 +27,7 @@ def run(params_path: Path, contract_path: Path, train_path: Path, model_out: Pat
     x, y = df[columns], (df[contract.target] == contract.positive_label).to_numpy(dtype=int)
     # One native thread: parallel histogram sums round differently with another thread count, so the model's
     # bytes (and dvc.lock) would depend on the machine's cores (measured: 1 and 2 threads, two md5s).
-    with threadpool_limits(limits=1):
+    with threads.one_native_thread():
         model = build_pipeline(contract, params).fit(x, y)
     proba = model.predict_proba(x)[:, 1]
 
