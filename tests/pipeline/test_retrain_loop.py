@@ -72,7 +72,8 @@ def test_shifted_traffic_is_detected_and_a_retrained_model_beats_the_old_one(pro
     gh.chmod(0o755)
     make("retrain-pr", f"PUSH_URL={remote}", f"GH={gh}", "RETRAIN_BRANCH=retrain/test")
     lookup, create = gh_log.read_text().splitlines()
-    assert lookup.startswith("pr list --head retrain/test --state open")  # one OPEN PR: updated when it exists
+    # One OPEN pull request per branch: updated while it is open, a new one once it was merged.
+    assert lookup.startswith("pr list --head retrain/test --state open")
     assert create.startswith("pr create --base main --head retrain/test")
     show = ["git", "--git-dir", str(remote), "show", "--name-only", "--format=%s", "retrain/test"]
     pushed = run(show, repo).stdout

@@ -37,8 +37,8 @@ def test_the_repository_workflows_pass() -> None:
         ("pull_request_target", "  pull_request:\n", "  pull_request_target:\n", "dangerous-triggers"),
         (
             "untrusted expression in run",
-            "        run: make test\n",
-            '        run: make test\n      - run: echo "${{ github.event.pull_request.title }}"\n',
+            "        run: make ci\n",
+            '        run: make ci\n      - run: echo "${{ github.event.pull_request.title }}"\n',
             "template-injection",
         ),
     ],

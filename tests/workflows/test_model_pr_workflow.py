@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
@@ -34,10 +35,9 @@ def set_param(old: str, new: str) -> Callable[[Path], None]:
     return edit
 
 
-def model_pr(world: World, number: int) -> ActRun:
-    return world.act(
-        "model-pr.yml", "pull_request", world.pull_request_event(number), ref=f"refs/pull/{number}/merge"
-    )
+def model_pr(world: World, number: int, fork: str | None = None) -> ActRun:
+    event = world.pull_request_event(number, fork_repo=fork)
+    return world.act("model-pr.yml", "pull_request", event, ref=f"refs/pull/{number}/merge")
 
 
 def pr_comment(world: World, run_id: int, head: str, branch: str) -> ActRun:
@@ -90,13 +90,15 @@ def test_a_param_change_shows_its_diff_and_the_signed_metric_changes(pipeline_wo
     assert len(re.findall(r"!\[[^]]+\]\(\./[a-z-]+\.png\)", report)) == 5
     artifact_checks(world, run, number)
 
-    # The report as GitHub would show it: tables and every image actually rendered in headless Chromium.
+    # The report as GitHub would show it: tables and every image actually rendered in headless Chromium
+    # (in a copy: the preview writes its HTML beside the report, and pr-comment reads the artifact next).
+    copy = shutil.copytree(world.artifact(run, "model-pr-report"), world.root / "preview")
     preview = subprocess.run(
         [
             "mlops",
             "report-preview",
             "--report",
-            str(world.artifact(run, "model-pr-report") / "report.md"),
+            str(copy / "report.md"),
             "--png",
             str(world.root / "preview.png"),
         ],
@@ -123,7 +125,7 @@ def test_a_param_change_shows_its_diff_and_the_signed_metric_changes(pipeline_wo
     assert {p.parent.name for p in published} == {"pr-comment"}  # the staging folder, nothing else
 
 
-def test_corrupted_data_fails_the_job_at_validation_and_the_report_names_the_expectation(
+def test_a_forks_corrupted_data_fails_the_job_at_validation_and_the_report_names_the_expectation(
     pipeline_world: World,
 ) -> None:
     world = pipeline_world
@@ -135,9 +137,9 @@ def test_corrupted_data_fails_the_job_at_validation_and_the_report_names_the_exp
         set_param("source: synthetic", "source: extract.csv")(repo)
 
     world.commit("extract", "pr: a new extract", new_extract)
-    number = world.open_pr("extract")
+    number = world.open_pr("extract", fork=True)  # from a fork: its branch exists only as refs/pull/N/head
 
-    run = model_pr(world, number)
+    run = model_pr(world, number, fork="mallory/model")
 
     assert run.jobs == {"model": "failure"}
     assert run.step("Reproduce the pipeline") == "failure"

@@ -13,6 +13,7 @@ Target `kubernetes`: renders the environment's manifests (mlops.k8s), validates 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -60,8 +61,28 @@ def _alive(pid: int) -> bool:
     return True
 
 
+def _descendants(pid: int) -> list[int]:
+    """Every process below `pid` (by parent id, from /proc): BentoML starts its worker in a session of its
+    own, which the server's process group does not reach."""
+    parents: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # the process ended while we looked
+            continue
+        parents.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    found, todo = [], [pid]
+    while todo:
+        children = parents.get(todo.pop(), [])
+        found += children
+        todo += children
+    return found
+
+
 def stop(pid: int, timeout: float = 30.0) -> None:
-    """SIGTERM the server's process group (graceful: the prediction log is flushed), then SIGKILL."""
+    """SIGTERM the server's process group (graceful: the prediction log is flushed), then SIGKILL it and
+    every process it started, read before signalling (an orphaned worker would keep serving the port)."""
+    family = _descendants(pid)
     try:
         os.killpg(pid, signal.SIGTERM)
     except ProcessLookupError:
@@ -71,6 +92,9 @@ def stop(pid: int, timeout: float = 30.0) -> None:
         time.sleep(0.2)
     if _alive(pid):
         os.killpg(pid, signal.SIGKILL)
+    for child in family:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(child, signal.SIGKILL)  # a no-op for the ones that already stopped gracefully
 
 
 def ensure_packaged(model: DeployedModel, holdout: Path, contract: Path, params: Path) -> str:

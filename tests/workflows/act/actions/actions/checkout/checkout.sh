@@ -30,9 +30,10 @@ echo "checkout: ${REPOSITORY} ${ref:-$sha} at $(git rev-parse HEAD)"
 link_env() {
   mkdir "$2"
   for entry in "$1"/* "$1"/.[!.]*; do
-    [ -e "$entry" ] && [ "$(basename "$entry")" != "$3" ] && ln -s "$entry" "$2/"
+    case "$(basename "$entry")" in "$3" | .gitignore) ;; *) [ -e "$entry" ] && ln -s "$entry" "$2/" ;; esac
   done
   touch "$2/$3"
+  echo "*" > "$2/.gitignore"  # a real file: DVC ignores (and warns about) a linked one
 }
 if [ -d "${ACT_PREPARED_VENV:-}" ]; then
   link_env "$ACT_PREPARED_VENV" .venv .synced
