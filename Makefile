@@ -202,9 +202,11 @@ PROMOTION_BRANCH ?= promote/production
 BOT := -c user.name=mlops-bot -c user.email=mlops-bot@users.noreply.github.com
 # Edit the branch's OPEN pull request, or open one. Not `gh pr edit <branch>`: gh finds a branch's pull
 # request in any state, so it "succeeds" on the merged one and no new pull request is ever opened.
+# `--head` matches a fork's branch of the same name too: only this repository's own PR counts.
 # $(call open-or-update-pr,<branch>,<title>,<body file>)
 define open-or-update-pr
-number=$$($(GH) pr list --head "$(1)" --state open --json number --jq '.[0].number // empty'); \
+number=$$($(GH) pr list --head "$(1)" --state open --json number,isCrossRepository \
+  --jq '[.[] | select(.isCrossRepository | not)][0].number // empty'); \
 if [ -n "$$number" ]; then $(GH) pr edit "$$number" --body-file "$(3)"; \
 else $(GH) pr create --base main --head "$(1)" --title "$(2)" --body-file "$(3)"; fi
 endef

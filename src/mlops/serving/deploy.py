@@ -88,13 +88,15 @@ def stop(pid: int, timeout: float = 30.0) -> None:
     except ProcessLookupError:
         return
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and _alive(pid):
+    # The worker drains the prediction log after the server process may have gone: wait for all of them.
+    while time.monotonic() < deadline and any(_alive(p) for p in (pid, *family)):
         time.sleep(0.2)
     if _alive(pid):
         os.killpg(pid, signal.SIGKILL)
     for child in family:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(child, signal.SIGKILL)  # a no-op for the ones that already stopped gracefully
+        if _alive(child):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(child, signal.SIGKILL)
 
 
 def ensure_packaged(model: DeployedModel, holdout: Path, contract: Path, params: Path) -> str:
