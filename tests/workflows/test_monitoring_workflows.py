@@ -69,11 +69,21 @@ def test_retrain_turns_the_labelled_log_into_one_pull_request(
     world = pipeline_world
     labelled = logs(world, reproduced_seed).log("labelled", rows=6000, seed=5, shift="both", labels=True)
     secrets = {"MLOPS_PREDICTION_LOG_URL": f"file://{labelled}", "BOT_TOKEN": BOT_TOKEN}
+    # An earlier retrain's PR, merged; and a fork's open PR from a branch of the same name. Neither is
+    # this retrain's PR: `gh pr edit retrain/production` would edit the merged one and open nothing.
+    world.commit("retrain/production", "an earlier retrain", lambda d: (d / "old.txt").write_text("1\n"))
+    world.merge_pr(world.open_pr("retrain/production", title="Retrain on recent production data"))
+    world.commit("mallory", "fork: same branch name", lambda d: (d / "x.txt").write_text("x\n"))
+    fork_pr = world.open_pr("mallory", fork=True)
+    data = world.state
+    next(p for p in data["pulls"] if p["number"] == fork_pr)["headRefName"] = "retrain/production"
+    world.write_state(data)
 
     run = world.act("retrain.yml", "workflow_dispatch", world.plain_event(inputs={}), secrets=secrets)
 
     assert run.jobs == {"retrain": "success"}, run.log
-    (pr,) = world.pulls("open")
+    (pr,) = [p for p in world.pulls("open") if not p.get("fork")]  # a NEW pull request
+    assert pr["number"] > fork_pr and not any(p.get("edits") for p in world.pulls())
     assert (pr["headRefName"], pr["baseRefName"]) == ("retrain/production", "main")
     assert pr["author"] == "bot"  # opened with BOT_TOKEN, so GitHub would start model-pr on it
     head = world.sha("refs/heads/retrain/production")

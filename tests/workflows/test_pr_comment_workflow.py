@@ -37,22 +37,31 @@ def comment(world: World, run_id: int, head: str, branch: str, fork: str | None 
     return world.act("pr-comment.yml", "workflow_run", payload)
 
 
-def test_a_forks_crafted_artifact_is_refused_and_nothing_is_published(world: World) -> None:
+@pytest.mark.parametrize(
+    ("attack", "named"),
+    [
+        ("[the log](../.git/config)", "../.git/config"),  # a link: CML uploads what links name too
+        ("[see][cfg]\n\n[cfg]: ../../.git/config", "../../.git/config"),  # a link reference definition
+        ("[x](https://github.com/../../../.git/config)", ".git/config"),  # path.resolve collapses the ..
+        ('[r]: <https://h/a\\>/../../../../../.git/config>\n""x\n\nSee [the log][r].', ".git/config"),
+        ("<img src='../.git/config'>", "img"),  # raw HTML
+    ],
+    ids=["link", "definition", "https-dots", "escaped-angle", "html"],
+)
+def test_a_forks_crafted_artifact_is_refused_and_nothing_is_published(
+    world: World, attack: str, named: str
+) -> None:
     world.commit("fork-branch", "fork: a change", lambda d: (d / "note.txt").write_text("hi\n"))
     number = world.open_pr("fork-branch", fork=True)
     head = world.sha(f"refs/pull/{number}/head")
-    crafted = (
-        REPORT
-        + "\n[the log](../.git/config)\n\n[see][cfg]\n\n[cfg]: ../../.git/config\n\n"
-        + "[x](https://github.com/../../../.git/config)\n<img src='../.git/config'>\n"
-    )
-    upload(world, 7001, number, crafted)
+    upload(world, 7001, number, f"{REPORT}\n{attack}\n")
 
     run = comment(world, 7001, head, "fork-branch", fork="mallory/model")
 
     assert run.jobs == {"comment": "failure"}
     assert run.step("Check the artifact") == "failure"
-    assert "../.git/config" in run.log and "line" in run.log  # the refusal names the target and its line
+    refusal = next(line for line in run.log.splitlines() if "line 6:" in line)  # the attack's line
+    assert named in refusal, run.log
     assert run.step("Create or update the one report comment") == "skipped"
     assert world.published() == [] and world.pulls("open")[0]["comments"] == []
 
@@ -76,15 +85,19 @@ def test_a_private_repository_gets_one_comment_updated_and_uploads_no_image(worl
     head = world.commit("topic", "pr: a change", lambda d: (d / "note.txt").write_text("1\n"))
     number = world.open_pr("topic")
     upload(world, 7003, number, REPORT)
+    first = comment(world, 7003, head, "topic")
+    assert first.jobs == {"comment": "success"}, first.log
 
-    for _ in range(2):  # a re-run (or the next push's run): the same ONE comment, updated
-        run = comment(world, 7003, head, "topic")
-        assert run.jobs == {"comment": "success"}, run.log
+    # The next push: a new model-pr run, a new head; the same ONE comment, updated with the new report.
+    head = world.commit("topic", "pr: a second change", lambda d: (d / "note.txt").write_text("2\n"))
+    upload(world, 7004, number, REPORT.replace("✅ All 23", "❌ 1 of 23"))
+    second = comment(world, 7004, head, "topic")
+    assert second.jobs == {"comment": "success"}, second.log
 
     (posted,) = world.pulls("open")[0]["comments"]
-    assert posted["updates"] == 1
+    assert posted["updates"] == 1 and "❌ 1 of 23" in posted["body"]
     assert "## Model report" in posted["body"] and "asset.cml.dev" not in posted["body"]
-    assert f"/{world.repository}/actions/runs/7003" in posted["body"]  # the images stay in the artifact
+    assert f"/{world.repository}/actions/runs/7004" in posted["body"]  # the images stay in the artifact
     assert world.published() == []
     setup = [json.loads(line) for line in (world.root / "setup-cml.jsonl").read_text().splitlines()]
     assert setup == [{"version": "0.20.6", "vega": "false"}] * 2  # pinned CML, no global vega install

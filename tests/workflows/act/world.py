@@ -33,6 +33,20 @@ ACT = Path(sys.executable).parent / "act"
 GITHUB_TOKEN = "ghs_world_github_token"  # what the world's gh recognises as the workflow's own token
 BOT_TOKEN = "github_pat_world_bot"
 GIT = ["git", "-c", "user.name=dev", "-c", "user.email=dev@example.invalid"]
+# What a GitHub runner's shell also has (the locale, the temp folder, the user); PYENV_ROOT so that the
+# machine's python3 shim works; the OpenBLAS settings this machine needs (see the env skill).
+RUNNER_ENV = {
+    "LANG",
+    "LC_ALL",
+    "TMPDIR",
+    "USER",
+    "LOGNAME",
+    "SHELL",
+    "TERM",
+    "PYENV_ROOT",
+    "OPENBLAS_CORETYPE",
+    "OPENBLAS_L2_SIZE",
+}
 
 
 class _GitHandler(BaseHTTPRequestHandler):
@@ -457,15 +471,12 @@ class World:
         return ActRun(proc.returncode, records, self.root / "workspaces", run_id, declared)
 
     def runner_env(self) -> dict[str, str]:
-        """A fresh runner's environment: no venv on PATH, the world's git config, the stand-ins' stores."""
+        """A fresh runner's environment, from an allowlist: act copies its own environment into every job,
+        and this process's (OMP_NUM_THREADS from `make test`, pytest's and xdist's variables, an outer
+        runner's GITHUB_*) must not reach a job GitHub would start without them. No venv on PATH."""
         venv_bins = {str(ROOT / ".venv" / "bin"), str(Path(sys.executable).parent)}
         path = [p for p in os.environ["PATH"].split(os.pathsep) if p not in venv_bins]
-        keep = {
-            k: v
-            for k, v in os.environ.items()
-            if not k.startswith(("GITHUB_", "GIT_", "MLFLOW_", "MLOPS_", "GH_", "ACT_", "RUNNER_"))
-            and k not in {"VIRTUAL_ENV", "PYTHONPATH", "MAKEFLAGS", "MAKELEVEL", "MFLAGS", "CI"}
-        }
+        keep = {k: v for k, v in os.environ.items() if k in RUNNER_ENV}
         return {
             **keep,
             "PATH": os.pathsep.join([str(HERE / "bin"), *path]),

@@ -17,6 +17,7 @@ import fcntl
 import hashlib
 import json
 import os
+import subprocess
 import sys
 import uuid
 from pathlib import Path
@@ -43,33 +44,25 @@ def options(args: list[str]) -> tuple[dict[str, str], list[str]]:
     return opts, rest
 
 
-def targets(markdown: str) -> list[tuple[str, str]]:
-    """(url, title) of every link, image and definition node, in document order (CommonMark: remark 13 in
-    CML; markdown-it here, with its URL validation and normalisation off so every destination is seen)."""
-    from markdown_it import MarkdownIt
-
-    md = MarkdownIt("commonmark")
-    md.validateLink = lambda url: True  # type: ignore[method-assign]
-    md.normalizeLink = lambda url: url  # type: ignore[method-assign]
-    env: dict = {}
-    found = []
-    stack = list(md.parse(markdown, env))
-    while stack:
-        token = stack.pop(0)
-        if token.type == "link_open":
-            found.append((str(token.attrs.get("href", "")), str(token.attrs.get("title", ""))))
-        elif token.type == "image":
-            found.append((str(token.attrs.get("src", "")), str(token.attrs.get("title", ""))))
-        stack[:0] = token.children or []
-    found += [(ref["href"], ref.get("title", "")) for ref in env.get("references", {}).values()]
-    return found
+def targets(markdown_file: Path) -> list[tuple[str, str]]:
+    """(url, title) of every definition, image and link node, in document order, as CML's own parser
+    (remark 13, unist-util-visit 2: visit.cjs, from the project's package-lock.json) reads them."""
+    proc = subprocess.run(
+        ["node", str(Path(__file__).with_name("visit.cjs")), str(markdown_file)],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "NODE_PATH": os.environ["ACT_PREPARED_NODE_MODULES"]},
+    )
+    return [(node["url"], node["title"]) for node in json.loads(proc.stdout)]
 
 
-def publish(markdown: str, folder: Path, url: str) -> str:
+def publish(markdown: str, markdown_file: Path, url: str) -> str:
     """CML's publishLocalFiles: each node's url is resolved with path.resolve(dirname(file), url), no scheme
     special; a missing file is left as it is, any other error fails the command; each file found is
     uploaded (recorded in published.jsonl) and its url replaced by the host's."""
-    for target, title in targets(markdown):
+    folder = markdown_file.resolve().parent
+    for target, title in targets(markdown_file):
         if not target or title.startswith("CML watermark"):
             continue
         record: dict[str, object] = {"target": target}
@@ -102,7 +95,7 @@ def comment(command: str, args: list[str]) -> int:
         print("Error: Github does not support publish!", file=sys.stderr)  # src/drivers/github.js
         return 1
     if opts.get("publish", "true") != "false":
-        body = publish(body, path.resolve().parent, opts.get("publish-url", "https://asset.cml.dev"))
+        body = publish(body, path, opts.get("publish-url", "https://asset.cml.dev"))
     title = opts.get("watermark-title", "")
     digest = hashlib.sha1(title.encode()).hexdigest()
     mark = f'![](https://cml.dev/watermark.png#{digest} "CML watermark {title}")'

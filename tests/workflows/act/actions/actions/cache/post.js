@@ -9,6 +9,8 @@ const key = process.env.STATE_CACHE_KEY;
 const paths = (process.env.INPUT_PATH || "").split("\n").map((p) => p.trim()).filter(Boolean);
 if (process.env.STATE_CACHE_EXACT === "true") {
   console.log(`Cache hit occurred on the primary key ${key}, not saving cache.`);
+} else if (!paths.some((p) => fs.existsSync(resolve(p)))) {
+  console.log("::warning::Path Validation Error: Path(s) specified in the action for caching do(es) not exist, hence no cache is being saved.");
 } else if (fs.existsSync(path.join(store, key))) {
   console.log(`Failed to save: Unable to reserve cache with key ${key}, another job may be creating this cache.`);
 } else {
