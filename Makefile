@@ -211,8 +211,10 @@ number=$$($(GH) pr list --head "$(1)" --state open --json number,isCrossReposito
 if [ -n "$$number" ]; then $(GH) pr edit "$$number" --body-file "$(3)"; \
 else $(GH) pr create --base main --head "$(1)" --title "$(2)" --body-file "$(3)"; fi
 endef
-.PHONY: image image-push promotion-pr deploy-ci aliases production-changed revert-production
-image: package  ## build the serving image from dist/customer-churn.bento (needs a Docker engine: CI only)
+.PHONY: image image-push promotion-pr deploy-ci aliases production-plan revert-production stop-ci
+# Not `image: package`: the workflow packages once, and this builds what that packaged.
+image:  ## build the serving image from the bento in dist/ (make package first; needs a Docker engine: CI only)
+	@ls dist/*.bento >/dev/null 2>&1 || { echo "image: no bento in dist/: run make package first" >&2; exit 2; }
 	docker build --tag $(IMAGE) .
 image-push:  ## push IMAGE (REGISTRY_USER / REGISTRY_TOKEN from the environment)
 	@printf '%s' "$$REGISTRY_TOKEN" | docker login "$(firstword $(subst /, ,$(IMAGE)))" -u "$$REGISTRY_USER" --password-stdin
@@ -230,22 +232,37 @@ promotion-pr: $(STAMP)  ## write production from staging and open or update the 
 	git $(BOT) commit -qm "Promote the staging model to production" && \
 	git push -q --force $(PUSH_URL) $(PROMOTION_BRANCH) && \
 	$(call open-or-update-pr,$(PROMOTION_BRANCH),Promote the staging model to production,reports/promotion.md)
+# The deploy's exit code is kept in .deploy/ENV/deploy.exit: a revert answers a failed smoke test (exit 4)
+# only, never a deploy that could not start (no model bytes, a bad record: exit 1 or 2).
 deploy-ci: $(STAMP)  ## deploy ENV from CI: kubernetes when KUBECONFIG_DATA holds a kubeconfig, else local
-	@mkdir -p .deploy; if [ -n "$${KUBECONFIG_DATA:-}" ]; then \
-	  (umask 077; printf '%s' "$$KUBECONFIG_DATA" > .deploy/kubeconfig); \
-	  KUBECONFIG="$(CURDIR)/.deploy/kubeconfig" $(MAKE) --no-print-directory deploy TARGET=kubernetes; \
-	else $(MAKE) --no-print-directory deploy TARGET=local; fi
+	@mkdir -p .deploy/$(ENV); target=local; if [ -n "$${KUBECONFIG_DATA:-}" ]; then target=kubernetes; \
+	  (umask 077; printf '%s' "$$KUBECONFIG_DATA" > .deploy/kubeconfig); export KUBECONFIG="$(CURDIR)/.deploy/kubeconfig"; fi; \
+	code=0; $(BIN)/mlops deploy --env $(ENV) --target $$target $(if $(DEPLOY_IMAGE),--image $(DEPLOY_IMAGE)) || code=$$?; \
+	echo $$code > .deploy/$(ENV)/deploy.exit; exit $$code
+stop-ci: $(STAMP)  ## stop ENV's ephemeral local server at the end of a CI job (graceful: the log is flushed)
+	$(BIN)/mlops stop --env $(ENV)
 aliases: $(STAMP)  ## point the MLflow alias (staging / champion) at deploy/ENV.yaml, when a tracking server is set
 	@if [ -z "$${MLFLOW_TRACKING_URI:-}" ]; then \
 	  echo "aliases: MLFLOW_TRACKING_URI not set (embedded store): nothing to mirror"; \
 	else $(BIN)/mlops aliases --env $(ENV); fi
-production-changed:  ## print changed=true when the last commit changed deploy/production.yaml (for $$GITHUB_OUTPUT)
-	@if git diff --quiet HEAD^ HEAD -- deploy/production.yaml; then echo changed=false; else echo changed=true; fi
-revert-production:  ## a failed production deploy: revert the commit that changed deploy/production.yaml, push it
-	@git checkout -- deploy/production.yaml
-	@parents=$$(git rev-list --parents -n 1 HEAD | wc -w); \
-	if [ "$$parents" -gt 2 ]; then git $(BOT) revert --no-edit -m 1 HEAD; else git $(BOT) revert --no-edit HEAD; fi
-	@git push -q $(PUSH_URL) HEAD:main
+EVENT ?= push
+BEFORE ?=
+production-plan: $(STAMP)  ## print deploy=true|false: did this push (EVENT, BEFORE) change production? (for $$GITHUB_OUTPUT)
+	@$(BIN)/mlops production-plan --event "$(EVENT)" --before "$(BEFORE)"
+# Reverts the last commit on main that changed deploy/production.yaml, only after its smoke test failed,
+# and never a revert (the restored record failing too needs a person, not a loop).
+revert-production:  ## a failed production smoke test: revert the change of deploy/production.yaml, push it
+	@code=$$(cat .deploy/production/deploy.exit 2>/dev/null || echo none); if [ "$$code" != 4 ]; then \
+	  echo "::error title=production::the deploy did not reach its smoke test (exit $$code): nothing reverted; the previous version serves" >&2; exit 1; fi
+	@# The job's own edits (a put-back record, outputs the pipeline rewrote) are not part of the revert.
+	@git reset -q --hard HEAD
+	@change=$$(git log -1 --first-parent --format=%H -- deploy/production.yaml); \
+	subject=$$(git log -1 --format=%s "$$change"); \
+	if [[ "$$subject" == Revert* ]]; then \
+	  echo "::error title=production::the restored record failed its smoke test too ($$subject): a revert is never reverted; fix forward" >&2; exit 1; fi; \
+	if [ "$$(git rev-list --parents -n 1 "$$change" | wc -w)" -gt 2 ]; then git $(BOT) revert --no-edit -m 1 "$$change"; \
+	else git $(BOT) revert --no-edit "$$change"; fi; \
+	git push -q $(PUSH_URL) HEAD:main; echo "revert-production: reverted $${change:0:8} ($$subject) and pushed it"
 k8s-render: $(STAMP)  ## render + strictly validate ENV's Kubernetes manifests into .deploy/k8s/ENV (IMAGE=...)
 	$(BIN)/python -m mlops.k8s --environment $(ENV) --image $(IMAGE) --out .deploy/k8s/$(ENV)
 	$(BIN)/kubernetes-validate --strict --kubernetes-version 1.30.0 .deploy/k8s/$(ENV)/*.yaml

@@ -179,12 +179,18 @@ def _add_deploy(sub: Any) -> None:
     deploy.add_argument("--contract", type=Path, default=Path("data/contract.yaml"))
     deploy.add_argument("--model", type=Path, default=Path("models/model.joblib"))
     deploy.add_argument("--test", type=Path, default=Path("data/processed/test.parquet"))
-    deploy.add_argument("--p95-ms", type=float, default=250.0, help="smoke latency budget, ms")
+    deploy.add_argument(
+        "--p95-ms", type=float, default=None, help="smoke latency budget, ms (deploy.smoke_p95_ms)"
+    )
     deploy.add_argument("--image", default=None, help="staging: the image to record")
     smoke = sub.add_parser("smoke", help="Smoke-test a deployed environment (golden requests, latency).")
     smoke.add_argument("--env", choices=envs, required=True)
-    smoke.add_argument("--p95-ms", type=float, default=250.0)
+    smoke.add_argument("--p95-ms", type=float, default=None, help="default: params deploy.smoke_p95_ms")
+    smoke.add_argument("--params", type=Path, default=Path("params.yaml"))
     sub.add_parser("promote", help="Write deploy/production.yaml from deploy/staging.yaml.")
+    plan = sub.add_parser("production-plan", help="Print deploy=true|false: does this run deploy production?")
+    plan.add_argument("--event", required=True, help="github.event_name (push | workflow_dispatch)")
+    plan.add_argument("--before", default="", help="github.event.before: the push's previous head")
     rollback = sub.add_parser("rollback", help="Restore deploy/<env>.yaml to its previous state in git.")
     rollback.add_argument("--env", choices=envs, required=True)
     aliases = sub.add_parser("aliases", help="Set the MLflow alias from deploy/<env>.yaml.")
@@ -196,15 +202,32 @@ def _add_deploy(sub: Any) -> None:
     stop.add_argument("--env", choices=envs, required=True)
 
 
+def _smoke_budget(args: argparse.Namespace) -> float:
+    """--p95-ms, else params.yaml's deploy.smoke_p95_ms (read only by the commands that smoke-test)."""
+    if args.p95_ms is not None:
+        return float(args.p95_ms)
+    from mlops.params import DeployParams, load_section
+
+    return load_section(args.params, "deploy", DeployParams).smoke_p95_ms
+
+
 def _deploy(args: argparse.Namespace) -> Callable[[], int]:
     from mlops.serving import deploy
 
     return {
         "deploy": lambda: deploy.run_deploy(
-            args.env, args.target, args.params, args.contract, args.model, args.test, args.p95_ms, args.image
+            args.env,
+            args.target,
+            args.params,
+            args.contract,
+            args.model,
+            args.test,
+            _smoke_budget(args),
+            args.image,
         ),
-        "smoke": lambda: deploy.run_smoke(args.env, args.p95_ms),
+        "smoke": lambda: deploy.run_smoke(args.env, _smoke_budget(args)),
         "promote": deploy.run_promote,
+        "production-plan": lambda: deploy.run_production_plan(args.event, args.before),
         "rollback": lambda: deploy.run_rollback(args.env),
         "stop": lambda: deploy.run_stop(args.env),
         "aliases": lambda: deploy.run_aliases(args.env, args.params),
@@ -246,7 +269,7 @@ OPERATIONS: dict[str, tuple[str, str, tuple[str, ...]]] = {
     ),
     "simulate": ("mlops.monitoring.simulate", "run", ("url", "rows", "shift", "seed", "feedback")),
 }
-DEPLOY_COMMANDS = ("deploy", "smoke", "promote", "rollback", "stop", "aliases")
+DEPLOY_COMMANDS = ("deploy", "smoke", "promote", "production-plan", "rollback", "stop", "aliases")
 
 
 def _operation(args: argparse.Namespace) -> Callable[[], int] | None:

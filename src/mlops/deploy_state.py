@@ -114,12 +114,38 @@ def read_record(env_file: Path) -> EnvRecord:
         raise InputError(f"{env_file}: {describe_errors(exc, env_file.stem)}") from exc
 
 
+def comments_by_key(text: str) -> dict[str, list[str]]:
+    """The comment lines written above each top-level key of a record file (the file's own explanations)."""
+    found: dict[str, list[str]] = {}
+    pending: list[str] = []
+    for line in text.splitlines():
+        if line.startswith("#"):
+            pending.append(line)
+        elif line and not line[0].isspace() and ":" in line:
+            found[line.split(":", 1)[0]], pending = pending, []
+    return found
+
+
+def render_record(record: EnvRecord, previous_text: str | None) -> str:
+    """The record as YAML, each key under the comments the previous file had above it (a new file gets a
+    short header): a promotion changes values, never the explanations a reader relies on."""
+    comments = comments_by_key(previous_text) if previous_text else {}
+    if not comments:
+        comments = {
+            "environment": [
+                f"# What runs in {record.environment}. Git is the source of truth (deploy/<env>.yaml);",
+                "# rollback is a revert of the commit that changed it.",
+            ]
+        }
+    lines: list[str] = []
+    for key, value in record.model_dump(mode="json", exclude_none=False).items():
+        lines += comments.get(key, [])
+        lines += yaml.safe_dump({key: value}, sort_keys=False).splitlines()
+    return "\n".join(lines) + "\n"
+
+
 def write_record(record: EnvRecord, env_file: Path) -> None:
     from mlops.io import write_text
 
-    header = (
-        f"# What runs in {record.environment}. Changed by pull request only (mlops promote writes it);\n"
-        "# rollback is a revert of the commit that changed it. The gate's champion is production's model.\n"
-    )
-    body = yaml.safe_dump(record.model_dump(mode="json", exclude_none=False), sort_keys=False)
-    write_text(header + body, env_file)
+    previous = env_file.read_text() if env_file.exists() else None
+    write_text(render_record(record, previous), env_file)

@@ -70,6 +70,10 @@ class TrainParams(_Section):
     mlflow: MlflowParams = MlflowParams()
 
 
+class DeployParams(_Section):
+    smoke_p95_ms: float = Field(gt=0)  # no default: params.yaml is the one source
+
+
 class EvaluateParams(_Section):
     threshold: float = Field(default=0.5, gt=0.0, lt=1.0)
     calibration_bins: int = Field(default=10, ge=2)

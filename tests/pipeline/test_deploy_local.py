@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from mlops.serving.deploy import EXIT_SMOKE_FAILED
 from tests.conftest import GIT, ROOT, commit_all, run, tool_env
 from tests.pipeline.conftest import set_param
 
@@ -143,14 +144,14 @@ def test_staging_promote_production_then_rollback(project: Path) -> None:
     # serving version, and deploy/production.yaml is put back to what serves.
     mlops(repo, "rollback", "--env", "production")
     failed = run(["mlops", "deploy", "--env", "production", "--p95-ms", "0.0001"], repo, check=False)
-    assert failed.returncode == 1, failed.stdout + failed.stderr
+    assert failed.returncode == EXIT_SMOKE_FAILED, failed.stdout + failed.stderr
     assert "smoke FAILED" in failed.stderr and "rolled back" in failed.stderr
     assert recorded_md5(repo, "production") == model_b
     assert predict(active(repo, "production")["port"], record)["model_version"] == answer_b["model_version"]
     # Same for staging: a failed smoke leaves the previous staging version serving and recorded.
     staging_before = active(repo, "staging")
     failed = run(["mlops", "deploy", "--env", "staging", "--p95-ms", "0.0001"], repo, check=False)
-    assert failed.returncode == 1 and active(repo, "staging") == staging_before
+    assert failed.returncode == EXIT_SMOKE_FAILED and active(repo, "staging") == staging_before
     assert recorded_md5(repo, "staging") == model_b
 
     # Rollback: the previous recorded state of deploy/production.yaml comes back, and A serves again.

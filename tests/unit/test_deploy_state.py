@@ -52,3 +52,19 @@ def test_a_cached_model_is_loaded_and_a_wrong_hash_is_refused(tmp_path: Path) ->
     # Not in the cache and no DVC repository to fetch from: a clear error, never a wrong model.
     with pytest.raises(InputError, match="cannot fetch the deployed model md5 bbbbbbbb"):
         load_deployed_model(DeployedModel(md5="b" * 32, commit="abc1234"), repo=tmp_path)
+
+
+def test_writing_a_record_keeps_the_files_own_comments_above_each_key() -> None:
+    from mlops.deploy_state import DeployedModel, read_record, render_record
+
+    shipped = (ROOT / "deploy" / "production.yaml").read_text()
+    record = read_record(ROOT / "deploy" / "production.yaml")
+    assert render_record(record, shipped) == shipped  # unchanged values: the very same file
+    promoted = record.model_copy(
+        update={"model": DeployedModel(path="m.joblib", md5="a" * 32, commit="b" * 40)}
+    )
+    text = render_record(promoted, shipped)
+    assert [line for line in text.splitlines() if line.startswith("#")] == [
+        line for line in shipped.splitlines() if line.startswith("#")
+    ]
+    assert "md5: aaaaaaaa" in text

@@ -29,7 +29,23 @@ from mlops.io import InputError, write_text
 from mlops.lineage import file_md5, git_state
 from mlops.serving import package, smoke
 
-PORT_BASE = {"staging": 3100, "production": 3200}
+# Each environment alternates between two ports (base, base + 1) so the new version starts beside the old.
+# MLOPS_PORT_BASE moves them (staging at the base, production 100 above): two clones, or a test world, on
+# one machine must not answer each other's smoke tests.
+PORT_OFFSET = {"staging": 0, "production": 100}
+DEFAULT_PORT_BASE = 3100
+# `mlops deploy` exit code when the new version failed its smoke test (the previous one keeps serving):
+# the only failure a production revert answers; a deploy that could not even start exits 1 or 2.
+EXIT_SMOKE_FAILED = 4
+
+
+def port_base(env: str) -> int:
+    raw = os.environ.get("MLOPS_PORT_BASE", "")
+    if raw and not (raw.isdigit() and 1024 <= int(raw) <= 65000):
+        raise InputError(f"MLOPS_PORT_BASE must be a port number between 1024 and 65000, got {raw!r}")
+    return (int(raw) if raw else DEFAULT_PORT_BASE) + PORT_OFFSET[env]
+
+
 STATE = Path(".deploy")
 
 
@@ -191,7 +207,7 @@ def deploy_local(env: str, record: EnvRecord, bento: str, p95_budget_ms: float) 
     """Blue/green on two local ports: start, smoke-test, then switch; a failed smoke keeps the old one."""
     assert record.model is not None
     current = active(env)
-    base = PORT_BASE[env]
+    base = port_base(env)
     port = base + 1 if current and current["port"] == base else base
     if current and _alive(current["pid"]) and current["port"] == port:
         raise InputError(f"{env}: slot {port} is busy (pid {current['pid']})")
@@ -212,7 +228,7 @@ def deploy_local(env: str, record: EnvRecord, bento: str, p95_budget_ms: float) 
         if env == "production" and current is not None:
             write_record(EnvRecord.model_validate(current["record"]), env_file(env))
             print(f"deploy {env}: rolled back {env_file(env)} to the serving model", file=sys.stderr)
-        return 1
+        return EXIT_SMOKE_FAILED
     write_text(
         json.dumps({"port": port, "pid": pid, "bento": bento, "record": record.model_dump(mode="json")}),
         _state(env) / "active.json",
@@ -270,6 +286,45 @@ def run_deploy(
     if code == 0 and applied and env == "staging":
         write_record(record, env_file(env))  # recorded only once it serves and passed its smoke test
     return code
+
+
+def production_plan(event: str, changed: bool, record: EnvRecord) -> tuple[bool, str]:
+    """Whether this run deploys production, and why: a push that changed deploy/production.yaml, or a
+    redeploy by hand (workflow_dispatch); never a record with no model (nothing to deploy)."""
+    if event != "workflow_dispatch" and not changed:
+        return False, "this push did not change deploy/production.yaml: production stays as it is"
+    if record.model is None:
+        return False, "deploy/production.yaml records no model: nothing to deploy"
+    if event == "workflow_dispatch":
+        return True, f"redeploy by hand: production's record ({record.model.label})"
+    return True, f"deploy/production.yaml changed: deploying {record.model.label}"
+
+
+def changed_since(before: str, path: Path) -> bool:
+    """Did `path` change between `before` (the push's previous head) and HEAD? Every commit of the push
+    counts, not only the last one; an unknown `before` (a new branch, a force push) compares with HEAD^."""
+    known = (
+        bool(before.strip("0"))
+        and subprocess.run(
+            ["git", "cat-file", "-e", f"{before}^{{commit}}"], capture_output=True, check=False
+        ).returncode
+        == 0
+    )
+    base = before if known else "HEAD^"
+    diff = subprocess.run(["git", "diff", "--quiet", base, "HEAD", "--", str(path)], check=False)
+    if diff.returncode > 1:
+        raise InputError(f"cannot diff {path} between {base} and HEAD (fetch-depth 0 needed)")
+    return diff.returncode == 1
+
+
+def run_production_plan(event: str, before: str) -> int:
+    """`mlops production-plan`: print deploy=true|false (for $GITHUB_OUTPUT) and the reason as a notice."""
+    path = env_file("production")
+    changed = event != "workflow_dispatch" and changed_since(before, path)
+    deploy, reason = production_plan(event, changed, read_record(path))
+    print(f"::notice title=production::{reason}", file=sys.stderr)
+    print(f"deploy={'true' if deploy else 'false'}")
+    return 0
 
 
 def run_smoke(env: str, p95_budget_ms: float) -> int:

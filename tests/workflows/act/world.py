@@ -310,6 +310,11 @@ class World:
     def merge_pr(self, number: int) -> str:
         """Merge as GitHub's merge button does: a merge commit on main; the PR becomes MERGED."""
         pr = next(p for p in self.pulls() if p["number"] == number)
+        if not pr.get("fork"):  # GitHub's refs/pull/N/head follows the branch's latest push
+            tip = self.sha(f"refs/heads/{pr['headRefName']}")
+            self.git(
+                "--git-dir", str(self.bare), "update-ref", f"refs/pull/{number}/head", tip, cwd=self.root
+            )
         self.git("fetch", "-q", "origin", f"+refs/pull/{number}/head:refs/remotes/pull/{number}/head")
         self.git("checkout", "-q", "-B", "main", "origin/main")
         self.git(
@@ -496,6 +501,10 @@ class World:
     def published(self) -> list[dict[str, Any]]:
         """What the stand-in CML uploaded (its real path), as a real CML would have made it public."""
         path = self.root / "published.jsonl"
+        return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+    def docker_calls(self) -> list[list[str]]:
+        path = self.root / "docker.jsonl"
         return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
 
     def artifact(self, run: ActRun, name: str) -> Path:
