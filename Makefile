@@ -204,6 +204,14 @@ BOT := -c user.name=mlops-bot -c user.email=mlops-bot@users.noreply.github.com
 # Edit the branch's OPEN pull request, or open one. Not `gh pr edit <branch>`: gh finds a branch's pull
 # request in any state, so it "succeeds" on the merged one and no new pull request is ever opened.
 # `--head` matches a fork's branch of the same name too: only this repository's own PR counts.
+# Which token pushes and opens pull requests, said in the job log (TOKEN_KIND from the workflow; empty here).
+define token-notice
+case "$${TOKEN_KIND:-}" in \
+  app) echo "::notice title=token::as the GitHub App (BOT_APP_ID): workflows start on its pushes and pull requests" >&2 ;; \
+  pat) echo "::notice title=token::as BOT_TOKEN (a personal access token): workflows start on its pushes and pull requests" >&2 ;; \
+  github) echo "::warning title=token::as GITHUB_TOKEN: its pushes and pull requests start no workflow (no model-pr, ci or deploy run), and pull requests need 'Allow GitHub Actions to create and approve pull requests'; set BOT_APP_ID and BOT_APP_PRIVATE_KEY (or BOT_TOKEN)" >&2 ;; \
+esac
+endef
 # $(call open-or-update-pr,<branch>,<title>,<body file>)
 define open-or-update-pr
 number=$$($(GH) pr list --head "$(1)" --state open --json number,isCrossRepository \
@@ -222,6 +230,7 @@ image-push:  ## push IMAGE (REGISTRY_USER / REGISTRY_TOKEN from the environment)
 # The gate reads its champion from deploy/production.yaml: the promotion re-runs it (champion = the promoted
 # model) so the PR carries a dvc.lock that main's CI reproduces.
 promotion-pr: $(STAMP)  ## write production from staging and open or update the promotion PR (with its report)
+	@$(token-notice)
 	$(BIN)/mlops promote
 	@if git diff --quiet -- deploy/production.yaml; then \
 	  echo "promotion-pr: production already runs the staging model; no pull request"; exit 0; fi; \
@@ -254,6 +263,7 @@ production-plan: $(STAMP)  ## print deploy=true|false: did this push (EVENT, BEF
 revert-production:  ## a failed production smoke test: revert the change of deploy/production.yaml, push it
 	@code=$$(cat .deploy/production/deploy.exit 2>/dev/null || echo none); if [ "$$code" != 4 ]; then \
 	  echo "::error title=production::the deploy did not reach its smoke test (exit $$code): nothing reverted; the previous version serves" >&2; exit 1; fi
+	@$(token-notice)
 	@# The job's own edits (a put-back record, outputs the pipeline rewrote) are not part of the revert.
 	@git reset -q --hard HEAD
 	@change=$$(git log -1 --first-parent --format=%H -- deploy/production.yaml); \
@@ -262,7 +272,12 @@ revert-production:  ## a failed production smoke test: revert the change of depl
 	  echo "::error title=production::the restored record failed its smoke test too ($$subject): a revert is never reverted; fix forward" >&2; exit 1; fi; \
 	if [ "$$(git rev-list --parents -n 1 "$$change" | wc -w)" -gt 2 ]; then git $(BOT) revert --no-edit -m 1 "$$change"; \
 	else git $(BOT) revert --no-edit "$$change"; fi; \
-	git push -q $(PUSH_URL) HEAD:main; echo "revert-production: reverted $${change:0:8} ($$subject) and pushed it"
+	if git push -q $(PUSH_URL) HEAD:main; then echo "revert-production: reverted $${change:0:8} ($$subject) and pushed it"; \
+	else branch="revert/production-$${change:0:8}"; git push -q --force $(PUSH_URL) "HEAD:refs/heads/$$branch"; \
+	  printf 'The production smoke test failed after %s (%s), and main does not accept pushes from this job (branch protection).\n\nMerge this revert to restore the previous record; its merge redeploys it.\n' "$${change:0:8}" "$$subject" > .deploy/revert.md; \
+	  $(GH) pr create --base main --head "$$branch" --title "Revert: $$subject" --body-file .deploy/revert.md; \
+	  $(GH) issue create --title "Production smoke test failed: $$subject" --body-file .deploy/revert.md; \
+	  echo "::error title=production::smoke test failed; main refused the revert push, so a revert PR and an issue are open" >&2; exit 1; fi
 k8s-render: $(STAMP)  ## render + strictly validate ENV's Kubernetes manifests into .deploy/k8s/ENV (IMAGE=...)
 	$(BIN)/python -m mlops.k8s --environment $(ENV) --image $(IMAGE) --out .deploy/k8s/$(ENV)
 	$(BIN)/kubernetes-validate --strict --kubernetes-version 1.30.0 .deploy/k8s/$(ENV)/*.yaml
@@ -309,6 +324,7 @@ retrain-data: $(STAMP)  ## labelled production window -> data/extract/labelled.p
 # One branch and one pull request: a later retrain (drift that persists) updates them.
 RETRAIN_BRANCH ?= retrain/production
 retrain-pr: $(STAMP)  ## commit the retrained pipeline on a branch, push it and open the pull request
+	@$(token-notice)
 	git switch -q -C $(RETRAIN_BRANCH)
 	git add params.yaml dvc.lock reports/ data/extract/
 	git $(BOT) commit -qm "Retrain on the labelled production window"

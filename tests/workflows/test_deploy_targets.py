@@ -117,3 +117,37 @@ def test_every_commit_of_a_push_counts_not_only_the_last(
     assert changed_since(before, path)  # HEAD^..HEAD alone would say no
     assert not changed_since(git(work, "rev-parse", "HEAD^"), path)
     assert not changed_since("0" * 40, path)  # unknown before (new branch): HEAD^..HEAD
+
+
+def test_when_main_refuses_the_push_a_revert_pr_and_an_issue_are_opened(repo: tuple[Path, Path]) -> None:
+    work, remote = repo
+    git(work, "switch", "-qc", "promote/production")
+    commit(work, "Promote B", {"deploy/production.yaml": "model: B\n"})
+    git(work, "switch", "-q", "main")
+    git(
+        work,
+        "merge",
+        "-q",
+        "--no-ff",
+        "-m",
+        "Merge pull request #4 from promote/production",
+        "promote/production",
+    )
+    git(work, "push", "-q", "origin", "main")
+    hook = remote / "hooks" / "pre-receive"  # branch protection: nobody pushes to main directly
+    hook.write_text('#!/bin/sh\nwhile read old new ref; do [ "$ref" != refs/heads/main ] || exit 1; done\n')
+    hook.chmod(0o755)
+    gh_log, gh = work.parent / "gh.log", work.parent / "gh"
+    gh.write_text(f'#!/bin/sh\necho "$@" >> {gh_log}\n')
+    gh.chmod(0o755)
+    smoke_exit(work, EXIT_SMOKE_FAILED)
+
+    proc = make(work, "revert-production", f"PUSH_URL={remote}", f"GH={gh}")
+
+    assert proc.returncode != 0 and "a revert PR and an issue are open" in proc.stderr
+    calls = gh_log.read_text().splitlines()
+    assert calls[0].startswith("pr create --base main --head revert/production-")
+    assert calls[1].startswith("issue create --title Production smoke test failed")
+    branch = calls[0].split("--head ")[1].split()[0]
+    assert git(work, "--git-dir", str(remote), "show", f"{branch}:deploy/production.yaml") == "model: A"
+    assert git(work, "--git-dir", str(remote), "show", "main:deploy/production.yaml") == "model: B"

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.workflows.act.world import BOT_TOKEN, ActRun, World
+from tests.workflows.act.world import ActRun, World
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("act")]
 
@@ -39,8 +39,14 @@ def _free(port: int) -> bool:
 
 
 def deploy(world: World, event: str, payload: dict, ports: str) -> ActRun:  # type: ignore[type-arg]
+    """The recommended set-up: a GitHub App (variable BOT_APP_ID, secret BOT_APP_PRIVATE_KEY)."""
     return world.act(
-        "deploy.yml", event, payload, secrets={"BOT_TOKEN": BOT_TOKEN}, env={"MLOPS_PORT_BASE": ports}
+        "deploy.yml",
+        event,
+        payload,
+        secrets={"BOT_APP_PRIVATE_KEY": "-----BEGIN RSA PRIVATE KEY-----"},
+        variables={"BOT_APP_ID": "123456"},
+        env={"MLOPS_PORT_BASE": ports},
     )
 
 
@@ -62,7 +68,8 @@ def test_a_push_deploys_staging_opens_one_promotion_and_its_merge_deploys_produc
     assert staged.jobs.get("plan") == "success" and "production" not in staged.jobs  # nobody asked to approve
     assert any("did not change deploy/production.yaml" in n for n in staged.notices), staged.notices
     (promotion,) = world.pulls("open")
-    assert promotion["headRefName"] == "promote/production" and promotion["author"] == "bot"
+    assert promotion["headRefName"] == "promote/production" and promotion["author"] == "bot"  # the App's
+    assert any("as the GitHub App" in n for n in staged.notices)
     promoted = record(world, "production", "refs/heads/promote/production")
     assert promoted["model"]["md5"] and promoted["environment"] == "production"
     text = world.git(
@@ -95,6 +102,27 @@ def test_a_push_deploys_staging_opens_one_promotion_and_its_merge_deploys_produc
     again = deploy(world, "workflow_dispatch", world.plain_event(inputs={}), ports)
     assert again.jobs.get("production") == "success" and "staging" not in again.jobs, again.log[-6000:]
     assert any("redeploy by hand" in n for n in again.notices)
+
+    # The next model after the first promotion was merged: a NEW promotion PR (not an edit of the merged one).
+    def faster(repo: Path) -> None:
+        params = repo / "params.yaml"
+        params.write_text(params.read_text().replace("learning_rate: 0.05", "learning_rate: 0.1"))
+
+    tip = world.sha("refs/heads/main")
+    retrained = deploy(world, "push", world.push_event(tip, world.commit("main", "faster", faster)), ports)
+    assert retrained.jobs.get("staging") == "success", retrained.log[-6000:]
+    (second,) = world.pulls("open")
+    assert second["number"] > promotion["number"] and not any(p.get("edits") for p in world.pulls())
+    assert (
+        record(world, "production", "refs/heads/promote/production")["model"]["md5"]
+        != promoted["model"]["md5"]
+    )
+    world.git(
+        "--git-dir", str(world.bare), "update-ref", "-d", "refs/heads/promote/production", cwd=world.root
+    )
+    data = world.state
+    next(p for p in data["pulls"] if p["number"] == second["number"])["state"] = "closed"
+    world.write_state(data)  # closed unmerged: production stays on the first promotion
 
     # A production change whose smoke test fails (here: an impossible latency budget in the same commit):
     # exactly one revert, pushed; the revert's own push deploys the previous record and reverts nothing.

@@ -354,7 +354,9 @@ def run_promote() -> int:
     if staging.model is None:
         raise InputError("deploy/staging.yaml records no model: deploy staging first")
     production = read_record(env_file("production"))
-    if production.model == staging.model:
+    # The model's bytes decide, not the commit that last deployed them: after a promotion is merged, staging
+    # redeploys the same md5 from the merge commit, which is no new model to promote.
+    if production.model is not None and production.model.md5 == staging.model.md5:
         print("promote: production already runs the staging model; nothing to change")
         return 0
     promoted = EnvRecord(environment="production", model=staging.model, image=staging.image)

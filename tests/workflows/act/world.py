@@ -32,6 +32,7 @@ HERE = Path(__file__).resolve().parent
 ACT = Path(sys.executable).parent / "act"
 GITHUB_TOKEN = "ghs_world_github_token"  # what the world's gh recognises as the workflow's own token
 BOT_TOKEN = "github_pat_world_bot"
+APP_TOKEN = "ghs_world_app_installation"  # what the create-github-app-token stand-in mints
 GIT = ["git", "-c", "user.name=dev", "-c", "user.email=dev@example.invalid"]
 # What a GitHub runner's shell also has (the locale, the temp folder, the user); PYENV_ROOT so that the
 # machine's python3 shim works; the OpenBLAS settings this machine needs (see the env skill).
@@ -179,6 +180,7 @@ class World:
             f'[url "{base}"]\n\tinsteadOf = https://github.com/\n'
             f"\tinsteadOf = https://x-access-token:{GITHUB_TOKEN}@github.com/\n"
             f"\tinsteadOf = https://x-access-token:{BOT_TOKEN}@github.com/\n"
+            f"\tinsteadOf = https://x-access-token:{APP_TOKEN}@github.com/\n"
         )
         self.write_state(
             {
@@ -494,6 +496,7 @@ class World:
             "ACT_FAKES": str(HERE),
             "ACT_CACHE_STORE": str(self.root / "cache"),
             "ACT_ARTIFACT_STORE": str(self.root / "artifacts"),
+            "ACT_APP_TOKEN": APP_TOKEN,
             "ACT_PREPARED_VENV": str(ROOT / ".venv"),
             "ACT_PREPARED_NODE_MODULES": str(ROOT / "node_modules"),
         }
