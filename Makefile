@@ -224,9 +224,16 @@ endef
 image:  ## build the serving image from the bento in dist/ (make package first; needs a Docker engine: CI only)
 	@ls dist/*.bento >/dev/null 2>&1 || { echo "image: no bento in dist/: run make package first" >&2; exit 2; }
 	docker build --tag $(IMAGE) .
-image-push:  ## push IMAGE (REGISTRY_USER / REGISTRY_TOKEN from the environment)
+# The pushed image by digest (name@sha256:...) in .deploy/image.ref: a tag can be moved, a digest cannot, so
+# staging records (and a promotion carries to production) exactly the image that was built and tested.
+IMAGE_REF := .deploy/image.ref
+image-push:  ## push IMAGE (REGISTRY_USER / REGISTRY_TOKEN from the environment); its digest -> .deploy/image.ref
 	@printf '%s' "$$REGISTRY_TOKEN" | docker login "$(firstword $(subst /, ,$(IMAGE)))" -u "$$REGISTRY_USER" --password-stdin
-	docker push $(IMAGE)
+	@mkdir -p .deploy; docker push $(IMAGE) | tee .deploy/image-push.log
+	@digest=$$(grep -o 'digest: sha256:[0-9a-f]\{64\}' .deploy/image-push.log | tail -n 1 | cut -d' ' -f2); \
+	[ -n "$$digest" ] || { echo "image-push: docker push printed no digest" >&2; exit 1; }; \
+	name="$(IMAGE)"; case "$${name##*/}" in *:*) name="$${name%:*}" ;; esac; \
+	echo "$$name@$$digest" > $(IMAGE_REF); echo "image-push: $$(cat $(IMAGE_REF))"
 # The gate reads its champion from deploy/production.yaml: the promotion re-runs it (champion = the promoted
 # model) so the PR carries a dvc.lock that main's CI reproduces.
 promotion-pr: $(STAMP)  ## write production from staging and open or update the promotion PR (with its report)
@@ -246,7 +253,8 @@ promotion-pr: $(STAMP)  ## write production from staging and open or update the 
 deploy-ci: $(STAMP)  ## deploy ENV from CI: kubernetes when KUBECONFIG_DATA holds a kubeconfig, else local
 	@mkdir -p .deploy/$(ENV); target=local; if [ -n "$${KUBECONFIG_DATA:-}" ]; then target=kubernetes; \
 	  (umask 077; printf '%s' "$$KUBECONFIG_DATA" > .deploy/kubeconfig); export KUBECONFIG="$(CURDIR)/.deploy/kubeconfig"; fi; \
-	code=0; $(BIN)/mlops deploy --env $(ENV) --target $$target $(if $(DEPLOY_IMAGE),--image $(DEPLOY_IMAGE)) || code=$$?; \
+	image="$(DEPLOY_IMAGE)"; [ -n "$$image" ] || [ "$(ENV)" != staging ] || image=$$(cat $(IMAGE_REF) 2>/dev/null || true); \
+	code=0; $(BIN)/mlops deploy --env $(ENV) --target $$target $${image:+--image "$$image"} || code=$$?; \
 	echo $$code > .deploy/$(ENV)/deploy.exit; exit $$code
 stop-ci: $(STAMP)  ## stop ENV's ephemeral local server at the end of a CI job (graceful: the log is flushed)
 	$(BIN)/mlops stop --env $(ENV)

@@ -82,6 +82,8 @@ def test_a_push_deploys_staging_opens_one_promotion_and_its_merge_deploys_produc
     assert text.startswith("# What production runs. Git is the source of truth")  # its comments kept
     builds = [c for c in world.docker_calls() if c[:1] == ["build"]]
     assert len(builds) == 1  # one package, one image per staging run
+    image = f"ghcr.io/{world.repository}@sha256:"
+    assert promoted["image"].startswith(image)  # by digest: production runs the very image staging tested
 
     # The merge, on a fresh runner whose DVC cache is empty: the pipeline rebuilds, the md5 is checked.
     shutil.rmtree(world.root / "cache")
