@@ -46,16 +46,16 @@ def small_frame() -> pd.DataFrame:
     return generate(rows=2000, seed=7)
 
 
-def project_files() -> list[str]:
+def project_files(repo: Path = ROOT) -> list[str]:
     """What a fresh clone holds: tracked files plus new, not-ignored ones (so tests see uncommitted work)."""
     out = subprocess.run(
         ["git", "ls-files", "--cached", "--others", "--exclude-standard"],
-        cwd=ROOT,
+        cwd=repo,
         capture_output=True,
         text=True,
         check=True,
     )
-    return [line for line in out.stdout.splitlines() if (ROOT / line).is_file()]
+    return [line for line in out.stdout.splitlines() if (repo / line).is_file()]
 
 
 def tool_env() -> dict[str, str]:

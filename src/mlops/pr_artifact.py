@@ -223,7 +223,8 @@ def _textual_problems(report: str, pngs: set[str], flagged: set[tuple[int, str]]
     # Escapes are where parsers disagree most (a `\>` ended the destination for one and not the other);
     # the reports mlops writes never escape anything inside a destination.
     for match in DESTINATION_MARK.finditer(report):
-        raw = report[match.end() : report.find("\n", match.end()) % (len(report) + 1)]
+        line_end = report.find("\n", match.end())
+        raw = report[match.end() : line_end if line_end >= 0 else None]
         destination = raw.strip().split(" ", 1)[0] if raw.strip() else ""
         if "\\" in destination:
             line = report.count("\n", 0, match.start()) + 1

@@ -50,6 +50,15 @@ def repo(tmp_path: Path) -> tuple[Path, Path]:
     return work, remote
 
 
+def merge_promotion(work: Path, number: int, record: str) -> None:
+    """A promotion PR merged on main as GitHub's merge button does (a merge commit)."""
+    git(work, "switch", "-qc", "promote/production")
+    commit(work, "Promote B", {"deploy/production.yaml": record})
+    git(work, "switch", "-q", "main")
+    message = f"Merge pull request #{number} from promote/production"
+    git(work, "merge", "-q", "--no-ff", "-m", message, "promote/production")
+
+
 def smoke_exit(work: Path, code: int) -> None:
     (work / ".deploy" / "production").mkdir(parents=True, exist_ok=True)
     (work / ".deploy" / "production" / "deploy.exit").write_text(f"{code}\n")
@@ -59,18 +68,7 @@ def test_only_a_failed_smoke_test_reverts_the_production_change_and_a_revert_is_
     repo: tuple[Path, Path],
 ) -> None:
     work, remote = repo
-    git(work, "switch", "-qc", "promote/production")
-    commit(work, "Promote B", {"deploy/production.yaml": "model: B\n"})
-    git(work, "switch", "-q", "main")
-    git(
-        work,
-        "merge",
-        "-q",
-        "--no-ff",
-        "-m",
-        "Merge pull request #3 from promote/production",
-        "promote/production",
-    )
+    merge_promotion(work, 3, "model: B\n")
     commit(
         work, "docs in the same push", {"README": "docs\n"}
     )  # the production change is not the last commit
@@ -121,18 +119,7 @@ def test_every_commit_of_a_push_counts_not_only_the_last(
 
 def test_when_main_refuses_the_push_a_revert_pr_and_an_issue_are_opened(repo: tuple[Path, Path]) -> None:
     work, remote = repo
-    git(work, "switch", "-qc", "promote/production")
-    commit(work, "Promote B", {"deploy/production.yaml": "model: B\n"})
-    git(work, "switch", "-q", "main")
-    git(
-        work,
-        "merge",
-        "-q",
-        "--no-ff",
-        "-m",
-        "Merge pull request #4 from promote/production",
-        "promote/production",
-    )
+    merge_promotion(work, 4, "model: B\n")
     git(work, "push", "-q", "origin", "main")
     hook = remote / "hooks" / "pre-receive"  # branch protection: nobody pushes to main directly
     hook.write_text('#!/bin/sh\nwhile read old new ref; do [ "$ref" != refs/heads/main ] || exit 1; done\n')

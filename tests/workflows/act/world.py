@@ -27,6 +27,8 @@ from typing import Any
 
 import yaml
 
+from tests.conftest import project_files
+
 ROOT = Path(__file__).resolve().parents[3]
 HERE = Path(__file__).resolve().parent
 ACT = Path(sys.executable).parent / "act"
@@ -199,7 +201,7 @@ class World:
             shutil.copytree(cache_seed, self.root / "cache" / "dvc-cache-seed" / "0", symlinks=True)
         work = self.root / "dev"
         subprocess.run(["git", "clone", "-q", str(self.bare), str(work)], check=True, env=self.git_env)
-        for rel in _tracked(seed):
+        for rel in project_files(seed):
             (work / rel).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(seed / rel, work / rel)
         self.commit("main", "Initial commit", lambda _: None)
@@ -512,14 +514,3 @@ class World:
 
     def artifact(self, run: ActRun, name: str) -> Path:
         return self.root / "artifacts" / str(run.run_id) / name
-
-
-def _tracked(repo: Path) -> list[str]:
-    out = subprocess.run(
-        ["git", "ls-files", "--cached", "--others", "--exclude-standard"],
-        cwd=repo,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    return [line for line in out.splitlines() if (repo / line).is_file()]
