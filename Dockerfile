@@ -57,7 +57,7 @@ LABEL org.opencontainers.image.title="customer-churn" \
 # PYTHONDONTWRITEBYTECODE: the .pyc files were compiled in the builder; never try to write more.
 # BENTOML_HOME: the bento store, owned by the service user and filled at build time (below).
 # MLOPS_PREDICTION_LOG_DIR: where the service writes its rotating JSONL prediction log; Kubernetes
-#   mounts a volume here (must match mlops.k8s.PREDICTION_LOG_DIR).
+#   mounts a volume here (must match mlops.manifests.PREDICTION_LOG_DIR).
 # Telemetry off: the image must not phone home from a cluster.
 ENV PATH=/opt/venv/bin:${PATH} \
     PYTHONDONTWRITEBYTECODE=1 \
@@ -90,7 +90,7 @@ RUN --mount=type=bind,source=dist/customer-churn.bento,target=/tmp/customer-chur
 
 EXPOSE 3000
 
-# For `docker run` / compose only: Kubernetes ignores HEALTHCHECK and uses the probes of mlops.k8s.
+# For `docker run` / compose only: Kubernetes ignores HEALTHCHECK and uses the probes of mlops.deploy.manifests.
 # Slim images have no curl; urllib raises (exit 1) on a refused connection or any non-2xx status.
 # start-period: importing the stack and loading the model takes seconds.
 HEALTHCHECK --interval=15s --timeout=5s --start-period=60s --retries=3 \

@@ -287,7 +287,7 @@ revert-production:  ## a failed production smoke test: revert the change of depl
 	  $(GH) issue create --title "Production smoke test failed: $$subject" --body-file .deploy/revert.md; \
 	  echo "::error title=production::smoke test failed; main refused the revert push, so a revert PR and an issue are open" >&2; exit 1; fi
 k8s-render: $(STAMP)  ## render + strictly validate ENV's Kubernetes manifests into .deploy/k8s/ENV (IMAGE=...)
-	$(BIN)/python -m mlops.k8s --environment $(ENV) --image $(IMAGE) --out .deploy/k8s/$(ENV)
+	$(BIN)/python -m mlops.deploy.manifests --environment $(ENV) --image $(IMAGE) --out .deploy/k8s/$(ENV)
 	$(BIN)/kubernetes-validate --strict --kubernetes-version 1.30.0 .deploy/k8s/$(ENV)/*.yaml
 
 # Monitoring (README: "Monitoring"). LOG_DIR: the prediction log; the service reads the last verdict from

@@ -212,10 +212,10 @@ def _smoke_budget(args: argparse.Namespace) -> float:
 
 
 def _deploy(args: argparse.Namespace) -> Callable[[], int]:
-    from mlops.serving import deploy
+    from mlops.deploy import command, local, promotion
 
     return {
-        "deploy": lambda: deploy.run_deploy(
+        "deploy": lambda: command.run_deploy(
             args.env,
             args.target,
             args.params,
@@ -225,12 +225,12 @@ def _deploy(args: argparse.Namespace) -> Callable[[], int]:
             _smoke_budget(args),
             args.image,
         ),
-        "smoke": lambda: deploy.run_smoke(args.env, _smoke_budget(args)),
-        "promote": deploy.run_promote,
-        "production-plan": lambda: deploy.run_production_plan(args.event, args.before),
-        "rollback": lambda: deploy.run_rollback(args.env),
-        "stop": lambda: deploy.run_stop(args.env),
-        "aliases": lambda: deploy.run_aliases(args.env, args.params),
+        "smoke": lambda: local.run_smoke(args.env, _smoke_budget(args)),
+        "promote": promotion.run_promote,
+        "production-plan": lambda: promotion.run_production_plan(args.event, args.before),
+        "rollback": lambda: promotion.run_rollback(args.env),
+        "stop": lambda: local.run_stop(args.env),
+        "aliases": lambda: promotion.run_aliases(args.env, args.params),
     }[args.command]
 
 
@@ -250,10 +250,10 @@ def _preview(report: Path, png: Path | None) -> int:
 # Commands that are not pipeline stages: (module, function, argument names), imported only when called.
 OPERATIONS: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "summary": ("mlops.summary", "run", ("metrics", "gates")),
-    "pr-target": ("mlops.pr_artifact", "run", ("artifact", "expect_pr")),
-    "pr-stage": ("mlops.pr_artifact", "run_stage", ("artifact", "out", "images", "private", "run_url")),
-    "promotion-report": ("mlops.serving.promotion", "run", ("out",)),
-    "package": ("mlops.serving.package", "run", ("params", "contract", "model", "gates", "test", "out")),
+    "pr-target": ("mlops.pr.artifact", "run", ("artifact", "expect_pr")),
+    "pr-stage": ("mlops.pr.artifact", "run_stage", ("artifact", "out", "images", "private", "run_url")),
+    "promotion-report": ("mlops.deploy.promotion_report", "run", ("out",)),
+    "package": ("mlops.deploy.package", "run", ("params", "contract", "model", "gates", "test", "out")),
     "drift": (
         "mlops.monitoring.command",
         "run",
@@ -289,7 +289,8 @@ def _dispatch(args: argparse.Namespace) -> Callable[[], int]:
     operation = _operation(args)
     if operation is not None:
         return operation
-    module = importlib.import_module(f"mlops.stages.{args.command}")
+    name = "mlops.pr.gather" if args.command == "report" else f"mlops.stages.{args.command}"
+    module = importlib.import_module(name)
     calls: dict[str, Callable[[], int]] = {
         "ingest": lambda: module.run(args.params, args.contract, args.out),
         "validate": lambda: module.run(args.contract, args.data, args.report_json, args.report_md),

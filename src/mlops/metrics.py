@@ -1,4 +1,5 @@
-"""Pure evaluation functions: headline metrics, plot data and per-group (slice) metrics.
+"""Pure evaluation functions: headline metrics, plot data, per-group (slice) metrics, and `evaluate`,
+which computes all of them for one model on one holdout.
 
 Every function takes arrays / frames and returns plain, JSON-ready Python data rounded to 6 decimals, so
 the git-tracked reports are small, stable and diff cleanly between commits.
@@ -11,6 +12,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from sklearn import metrics as skm
+from sklearn.inspection import permutation_importance
+
+from mlops.contract import Contract
+from mlops.modeling import input_columns, targets
+from mlops.params import EvaluateParams
 
 ROUND = 6
 
@@ -128,3 +134,43 @@ def slices(
             for group in sorted(set(values))
         }
     return out
+
+
+def importance(
+    model: Any, x: pd.DataFrame, y: np.ndarray, features: list[str], p: EvaluateParams
+) -> list[dict[str, Any]]:
+    """Permutation importance (drop in ROC AUC) of each model feature on a seeded holdout sample."""
+    rows = np.random.default_rng(p.seed).permutation(len(x))[: p.importance_rows]
+    result = permutation_importance(
+        model,
+        x.iloc[rows],
+        y[rows],
+        scoring="roc_auc",
+        n_repeats=p.importance_repeats,
+        random_state=p.seed,
+        n_jobs=1,
+    )
+    scores = dict(zip(x.columns, result.importances_mean, strict=True))
+    ranked = sorted(features, key=lambda f: -scores[f])
+    return [{"feature": f, "importance": round(float(scores[f]), 6)} for f in ranked]
+
+
+def evaluate(
+    model: Any, df: pd.DataFrame, contract: Contract, p: EvaluateParams, features: list[str]
+) -> dict[str, Any]:
+    """Every evaluation output, as plain data: {metrics, plots: {name: rows}, slices}."""
+    x = df[input_columns(contract)]
+    y = targets(df, contract)
+    proba = model.predict_proba(x)[:, 1]
+    scores = {**headline(y, proba, p.threshold), "holdout_rows": len(df), "threshold": p.threshold}
+    return {
+        "metrics": scores,
+        "plots": {
+            "roc": roc_points(y, proba),
+            "precision_recall": pr_points(y, proba),
+            "confusion": confusion_counts(y, proba, p.threshold),
+            "calibration": calibration(y, proba, p.calibration_bins),
+            "importance": importance(model, x, y, features, p),
+        },
+        "slices": slices(df, y, proba, p.threshold, contract.sensitive),
+    }

@@ -8,6 +8,7 @@ property of the saved model, not of the caller.
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
 from sklearn.impute import SimpleImputer
@@ -15,6 +16,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
 
+from mlops import threads
 from mlops.contract import Contract
 from mlops.params import TrainParams
 
@@ -22,6 +24,11 @@ from mlops.params import TrainParams
 def input_columns(contract: Contract) -> list[str]:
     """What the model is called with: every contract column except the target."""
     return [name for name in contract.columns if name != contract.target]
+
+
+def targets(df: pd.DataFrame, contract: Contract) -> np.ndarray:
+    """The target as 0/1 (1 = the contract's positive label), as every model here is fitted and judged."""
+    return (df[contract.target] == contract.positive_label).to_numpy(dtype=int)
 
 
 def _check_monotonic(contract: Contract, numeric: list[str], monotonic: dict[str, int]) -> None:
@@ -112,3 +119,11 @@ def estimator_params(params: TrainParams) -> dict[str, object]:
         **{f"monotonic.{k}": v for k, v in params.monotonic.items()},
         **{f"{params.estimator}.{k}": v for k, v in chosen.items()},
     }
+
+
+def fit(contract: Contract, params: TrainParams, x: pd.DataFrame, y: np.ndarray) -> Pipeline:
+    """The model pipeline fitted on (x, y) on ONE native thread: parallel histogram sums round differently
+    with another thread count, so the model's bytes (and dvc.lock) would depend on the machine's cores
+    (measured: 1 and 2 threads, two md5s)."""
+    with threads.one_native_thread():
+        return build_pipeline(contract, params).fit(x, y)

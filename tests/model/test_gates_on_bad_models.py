@@ -1,7 +1,7 @@
 """Each gate fails on a deliberately bad model, naming the gate and the numbers; the good model passes all.
 
 The bad models wrap a real trained pipeline, so everything else about them stays realistic. Everything
-runs through `run_gates`, the same orchestration the `gate` stage uses.
+runs through `run_gates`, the suite the `gate` stage runs.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from mlops.io import InputError
 from mlops.metrics import headline
 from mlops.modeling import build_pipeline, input_columns
 from mlops.params import GatesParams, TrainParams, load_section
-from mlops.stages.gate import run_gates
+from mlops.gates.suite import run_gates
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -243,7 +243,7 @@ def test_a_champion_that_cannot_read_the_holdout_is_named(
     contract: Contract, setup: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from mlops.lineage import file_md5
-    from mlops.stages.gate import _champion
+    from mlops.gates.suite import champion_predictions
 
     blob = tmp_path / "champion.joblib"
     joblib.dump(setup["model"], blob)
@@ -256,4 +256,4 @@ def test_a_champion_that_cannot_read_the_holdout_is_named(
     monkeypatch.chdir(tmp_path)
     holdout = setup["holdout"][input_columns(contract)].drop(columns=["region"])  # the contract changed
     with pytest.raises(InputError, match=r"cannot score this holdout: .*region.*disable gates.champion"):
-        _champion(production, "f" * 32, holdout)
+        champion_predictions(production, "f" * 32, holdout)

@@ -31,7 +31,7 @@ from mlops.contract import load_contract
 from mlops.generate import generate
 from mlops.modeling import build_pipeline, input_columns
 from mlops.params import GatesParams, TrainParams, load_section
-from mlops.stages.gate import run_gates
+from mlops.gates.suite import run_gates
 
 ROOT = Path(__file__).resolve().parents[2]
 LATENCY_SAMPLES = 150  # params.yaml: 300; each sample is 3 timed model calls of ~5 ms CPU
@@ -65,7 +65,7 @@ def operational_gate(model_path: Path, holdout_path: Path) -> dict[str, Any]:
 
 
 def _measure(model_path: Path, holdout_path: Path, unlimited: bool) -> dict[str, Any]:
-    """The child: the operational gate through `run_gates`, the gate stage's own orchestration."""
+    """The child: the operational gate through `run_gates`, the suite the gate stage runs."""
     if unlimited:  # the gate as it was before the limit: native pools at one thread per core
         threads.one_native_thread = contextlib.nullcontext  # type: ignore[assignment]
     gates = load_section(ROOT / "params.yaml", "gates", GatesParams)

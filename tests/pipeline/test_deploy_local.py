@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from mlops.serving.deploy import EXIT_SMOKE_FAILED
+from mlops.deploy.local import EXIT_SMOKE_FAILED
 from tests.conftest import GIT, ROOT, commit_all, run, tool_env
 from tests.pipeline.conftest import set_param
 

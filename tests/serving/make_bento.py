@@ -14,12 +14,12 @@ from pathlib import Path
 import joblib
 
 from mlops.contract import load_contract
+from mlops.deploy import package
 from mlops.generate import generate
 from mlops.io import write_parquet
 from mlops.lineage import file_md5
 from mlops.modeling import build_pipeline, input_columns
 from mlops.params import TrainParams, load_section
-from mlops.serving import package
 
 
 def main(root: Path, out: Path) -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 import joblib
 import pytest
 
-from mlops.deploy_state import DeployedModel, deployed_model, load_deployed_model
+from mlops.deploy.records import DeployedModel, deployed_model, load_deployed_model
 from mlops.io import InputError
 from mlops.lineage import file_md5
 
@@ -55,7 +55,7 @@ def test_a_cached_model_is_loaded_and_a_wrong_hash_is_refused(tmp_path: Path) ->
 
 
 def test_writing_a_record_keeps_the_files_own_comments_above_each_key() -> None:
-    from mlops.deploy_state import DeployedModel, read_record, render_record
+    from mlops.deploy.records import DeployedModel, read_record, render_record
 
     shipped = (ROOT / "deploy" / "production.yaml").read_text()
     record = read_record(ROOT / "deploy" / "production.yaml")

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from tests.conftest import ROOT
 
-from mlops import k8s
+from mlops.deploy import manifests
 
 HADOLINT = Path(sys.executable).parent / "hadolint"
 DOCKERFILE = ROOT / "Dockerfile"
@@ -86,7 +86,7 @@ def test_final_stage_runs_non_root_with_a_healthcheck_and_exec_form_command() ->
     ops = [op for op, _ in stage]
     users = [args for op, args in stage if op == "USER"]
     assert users and users[-1].split(":")[0] not in {"root", "0"}
-    assert users[-1] == f"{k8s.UID}:{k8s.UID}"  # what the pod's securityContext asserts
+    assert users[-1] == f"{manifests.UID}:{manifests.UID}"  # what the pod's securityContext asserts
     (health,) = [args for op, args in stage if op == "HEALTHCHECK"]
     probe = json.loads(health.split(" CMD ", 1)[1])  # exec form: a JSON array
     assert probe[0] == "python" and "http://127.0.0.1:3000/readyz" in probe[-1]
@@ -100,15 +100,15 @@ def test_final_stage_runs_non_root_with_a_healthcheck_and_exec_form_command() ->
         "--host",
         "0.0.0.0",
         "--port",
-        str(k8s.PORT),
+        str(manifests.PORT),
     ]
-    assert ops.index("USER") < ops.index("ENTRYPOINT") and dict(stage)["EXPOSE"] == str(k8s.PORT)
+    assert ops.index("USER") < ops.index("ENTRYPOINT") and dict(stage)["EXPOSE"] == str(manifests.PORT)
 
 
 def test_image_environment_matches_the_kubernetes_manifests() -> None:
     env = " ".join(args for op, args in _final_stage() if op == "ENV")
     settings = dict(re.findall(r"(\w+)=(\S+)", env))
-    assert settings["MLOPS_PREDICTION_LOG_DIR"] == k8s.PREDICTION_LOG_DIR  # a mounted, writable volume
+    assert settings["MLOPS_PREDICTION_LOG_DIR"] == manifests.PREDICTION_LOG_DIR  # a mounted, writable volume
     assert settings["BENTOML_DO_NOT_TRACK"] == "true"
     assert settings["BENTOML_HOME"].startswith("/")
 
@@ -141,7 +141,7 @@ def test_dockerignore_admits_every_build_input_and_nothing_heavy() -> None:
     sources += re.findall(r"--mount=type=bind,source=([^,\s]+)", DOCKERFILE.read_text())
     assert {"pyproject.toml", "uv.lock", "src", "dist/customer-churn.bento"} <= set(sources)
     assert [s for s in sources if _docker_ignored(s, patterns)] == []
-    assert not _docker_ignored("src/mlops/k8s.py", patterns)
+    assert not _docker_ignored("src/mlops/deploy/manifests.py", patterns)
     heavy = [".venv/bin/python", ".git/HEAD", "data/raw/churn.parquet", "mlflow.db", "mlruns/0/meta.yaml"]
     heavy += [
         "node_modules/x/index.js",

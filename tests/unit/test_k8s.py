@@ -12,8 +12,8 @@ import pytest
 import yaml
 from pydantic import ValidationError
 
-from mlops.k8s import K8sTarget, for_environment, label_value, main, render, write_manifests
-from mlops.serving.kube import KUBERNETES_VERSION
+from mlops.deploy.kubernetes import KUBERNETES_VERSION
+from mlops.deploy.manifests import K8sTarget, for_environment, label_value, main, render, write_manifests
 
 VALIDATE = Path(sys.executable).parent / "kubernetes-validate"
 # Pinned: the tool's default moves with every release (1.37 today), and a test must not change verdict

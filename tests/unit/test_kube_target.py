@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from mlops.deploy_state import DeployedModel, EnvRecord
+from mlops.deploy.kubernetes import deploy_kubernetes
+from mlops.deploy.records import DeployedModel, EnvRecord
 from mlops.io import InputError
-from mlops.serving.kube import deploy_kubernetes
 
 MODEL = DeployedModel(md5="fdb50ece07e0416d4e1feaea827040af", commit="a" * 40)
 
@@ -43,7 +43,7 @@ def test_a_record_without_an_image_is_refused(tmp_path: Path, monkeypatch: pytes
 def test_a_configured_cluster_without_kubectl_or_a_challenger_is_refused(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from mlops.deploy_state import ChallengerRecord
+    from mlops.deploy.records import ChallengerRecord
 
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("KUBECONFIG", str(tmp_path / "missing"))

@@ -16,7 +16,7 @@ import pytest
 
 from mlops.cli import main
 from mlops.io import InputError
-from mlops.pr_artifact import (
+from mlops.pr.artifact import (
     MAX_REPORT_BYTES,
     ImageMode,
     image_mode,

@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from mlops import pr_report
-from mlops.pr_report import ReportInputs, build, change, headline
-from mlops.stages.report import not_reproduced, relabel, slug
+from mlops.pr import render
+from mlops.pr.gather import not_reproduced, relabel, slug
+from mlops.pr.render import ReportInputs, build, change, headline
 
 STAGES = ["ingest", "validate", "split", "train", "evaluate", "gate"]
 EDGES = [
@@ -125,7 +125,7 @@ def test_failed_gates_come_first_and_passed_ones_are_folded() -> None:
 
 
 def test_a_failed_validation_names_expectation_column_and_examples() -> None:
-    text = "\n".join(pr_report.validation_section(validation(False)))
+    text = "\n".join(render.validation_section(validation(False)))
     assert "❌ 50,000 rows, 2 columns: 45 of 46 expectations met." in text
     assert (
         "| `expect_column_values_to_be_between` | `tenure_months` | min_value=0, max_value=120 "
@@ -159,18 +159,18 @@ def test_params_metrics_plots_and_lineage_are_tables() -> None:
     assert "| roc_auc | 0.77 | 0.78 | 🟢 +0.0100 |" in text
     assert "| ![ROC](./roc.png) |  |" in text
     assert "| model md5 | `abc` |" in text
-    assert text.startswith(pr_report.WATERMARK)
+    assert text.startswith(render.WATERMARK)
 
 
 def test_a_long_params_diff_is_folded() -> None:
-    params = {f"gates.k{i}": {"old": None, "new": i} for i in range(pr_report.FOLD_PARAMS_OVER + 1)}
-    lines = pr_report.params_section(params)
+    params = {f"gates.k{i}": {"old": None, "new": i} for i in range(render.FOLD_PARAMS_OVER + 1)}
+    lines = render.params_section(params)
     assert lines[0] == f"<details><summary>{len(params)} params changed</summary>"
 
 
 def test_metrics_follow_a_fixed_reading_order() -> None:
     metrics = {name: {"old": 1.0, "new": 1.0, "diff": 0.0} for name in ("brier", "zeta", "roc_auc", "f1")}
-    rows = [line.split("|")[1].strip() for line in pr_report.metrics_section(metrics)[2:]]
+    rows = [line.split("|")[1].strip() for line in render.metrics_section(metrics)[2:]]
     assert rows == ["roc_auc", "f1", "brier", "zeta"]
 
 
@@ -196,13 +196,13 @@ def test_plot_revisions_are_relabelled_for_readers() -> None:
 def test_a_huge_report_stays_within_a_comment_and_pr_target_accepts_it(tmp_path: Path) -> None:
     import json
 
-    from mlops.pr_artifact import pr_number
+    from mlops.pr.artifact import pr_number
 
     long_value = "x" * 5000
     params = {f"p{i}": {"old": long_value, "new": long_value} for i in range(400)}
     text = build(inputs(params=params))
-    assert len(text) <= pr_report.MAX_REPORT + 200 and "truncated to fit a comment" in text
-    assert "x" * (pr_report.MAX_CELL + 1) not in text
+    assert len(text) <= render.MAX_REPORT + 200 and "truncated to fit a comment" in text
+    assert "x" * (render.MAX_CELL + 1) not in text
     folder = tmp_path / "pr-report"
     folder.mkdir()
     (folder / "report.md").write_text(text)

@@ -13,6 +13,7 @@ import pytest
 from pydantic import ValidationError
 
 from mlops.contract import Contract
+from mlops.deploy.smoke import Observation, evaluate
 from mlops.serving.guard import reason_of
 from mlops.serving.predlog import PredictionLog, read_records
 from mlops.serving.runtime import (
@@ -24,7 +25,6 @@ from mlops.serving.runtime import (
     routes_to_challenger,
 )
 from mlops.serving.schema import record_model
-from mlops.serving.smoke import Observation, evaluate
 
 GOOD = {
     "customer_id": "C0000001",

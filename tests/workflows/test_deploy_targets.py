@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from mlops.deploy_state import DeployedModel, EnvRecord
-from mlops.serving.deploy import EXIT_SMOKE_FAILED, changed_since, production_plan
+from mlops.deploy.local import EXIT_SMOKE_FAILED
+from mlops.deploy.promotion import changed_since, production_plan
+from mlops.deploy.records import DeployedModel, EnvRecord
 from tests.conftest import GIT, ROOT
 
 pytestmark = pytest.mark.xdist_group("workflows")

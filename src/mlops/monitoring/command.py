@@ -27,7 +27,7 @@ from mlops.serving.predlog import FEEDBACK_PREFIX, read_records
 
 
 def _reference_model(production: Path, model_path: Path) -> tuple[Any, str]:
-    from mlops.deploy_state import deployed_model, load_deployed_model
+    from mlops.deploy.records import deployed_model, load_deployed_model
 
     recorded = deployed_model(production) if production.exists() else None
     if recorded is not None:

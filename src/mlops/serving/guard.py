@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from mlops.serving.metrics import count_rejected
+from mlops.serving.telemetry import count_rejected
 
 ROUTES = ("/predict", "/predict_batch", "/feedback")
 # pydantic error types -> the reason label of mlops_rejected_requests_total

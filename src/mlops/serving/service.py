@@ -22,7 +22,7 @@ import bentoml
 from pydantic import BaseModel, ConfigDict, Field
 
 from mlops.contract import load_contract
-from mlops.serving import metrics
+from mlops.serving import telemetry
 from mlops.serving.guard import RequestGuard
 from mlops.serving.predlog import FEEDBACK_PREFIX, PredictionLog
 from mlops.serving.runtime import Challenger, MicroBatcher, Runtime, load_packaged, request_id
@@ -85,14 +85,14 @@ class ChurnService:
             share = float(os.environ.get("MLOPS_CHALLENGER_SHARE", "0"))
             challenger = Challenger(_load(tag), "split" if mode == "split" else "shadow", share)
         self.runtime = Runtime(
-            champion, self.log.extend, challenger, metrics.count_prediction, CONTRACT.time_column
+            champion, self.log.extend, challenger, telemetry.count_prediction, CONTRACT.time_column
         )
         self.batcher = MicroBatcher(self.runtime.predict, max_batch=256)
-        metrics.model_info(champion, challenger)
+        telemetry.model_info(champion, challenger)
         # Drift gauges from the monitoring job's latest report: beside the log by default (make drift).
         default = Path(LOG_DIR).parent / "drift" / "drift.json"
         every = float(os.environ.get("MLOPS_DRIFT_REFRESH_SECONDS", "30"))
-        metrics.watch_drift(Path(os.environ.get("MLOPS_DRIFT_SUMMARY") or default), every)
+        telemetry.watch_drift(Path(os.environ.get("MLOPS_DRIFT_SUMMARY") or default), every)
 
     def __is_ready__(self) -> bool:
         return self.runtime is not None

@@ -10,12 +10,11 @@ import joblib
 import numpy as np
 from sklearn.metrics import roc_auc_score
 
-from mlops import threads
 from mlops.adapters.tracking import MODEL_MD5_TAG, log_training, tracking_uri
 from mlops.contract import load_contract
 from mlops.io import read_table
 from mlops.lineage import file_md5, git_state
-from mlops.modeling import build_pipeline, estimator_params, input_columns
+from mlops.modeling import estimator_params, fit, input_columns, targets
 from mlops.params import TrainParams, load_section
 
 
@@ -24,11 +23,8 @@ def run(params_path: Path, contract_path: Path, train_path: Path, model_out: Pat
     contract = load_contract(contract_path)
     df = read_table(train_path)
     columns = input_columns(contract)
-    x, y = df[columns], (df[contract.target] == contract.positive_label).to_numpy(dtype=int)
-    # One native thread: parallel histogram sums round differently with another thread count, so the model's
-    # bytes (and dvc.lock) would depend on the machine's cores (measured: 1 and 2 threads, two md5s).
-    with threads.one_native_thread():
-        model = build_pipeline(contract, params).fit(x, y)
+    x, y = df[columns], targets(df, contract)
+    model = fit(contract, params, x, y)
     proba = model.predict_proba(x)[:, 1]
 
     # The model file appears only once the MLflow run holds it: dump to a temp file beside the target,

@@ -1,6 +1,6 @@
 """The pull-request report as pure functions: facts in (diffs, gate and validation reports), markdown out.
 
-`mlops report` (stages/report.py) gathers the facts from git, DVC and the reports; everything here is plain
+`mlops report` (pr/gather.py) gathers the facts from git, DVC and the reports; everything here is plain
 data to text, so what a reviewer reads is unit-tested without a pipeline run. The markdown is written for
 GitHub's renderer: tables, emoji verdicts and collapsible <details> blocks for the long parts.
 """

@@ -17,7 +17,7 @@ from typing import Any, Literal, Self
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from mlops.deploy_state import deployed_model
+from mlops.deploy.records import deployed_model
 from mlops.io import InputError, write_text
 
 Environment = Literal["staging", "production"]
@@ -291,7 +291,9 @@ def to_yaml(manifest: Manifest) -> str:
 
 def write_manifests(target: K8sTarget, out_dir: Path) -> list[Path]:
     """Write one file per object (`deployment.yaml`, ...) atomically; return the paths written."""
-    header = f"# Rendered by mlops.k8s for {target.environment}: edit the target, not this file.\n"
+    header = (
+        f"# Rendered by mlops.deploy.manifests for {target.environment}: edit the target, not this file.\n"
+    )
     paths = []
     for manifest in render(target):
         path = out_dir / f"{manifest['kind'].lower()}.yaml"
@@ -309,9 +311,11 @@ def recorded_model_version(env_file: Path) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """`python -m mlops.k8s --environment staging --image IMAGE --out deploy/k8s/staging` (until the
+    """`python -m mlops.deploy.manifests --environment staging --image IMAGE --out DIR` (until the
     `mlops` CLI grows a subcommand for it). The model version defaults to what deploy/<env>.yaml records."""
-    parser = argparse.ArgumentParser(prog="mlops.k8s", description="Render the Kubernetes manifests.")
+    parser = argparse.ArgumentParser(
+        prog="mlops.deploy.manifests", description="Render the Kubernetes manifests."
+    )
     parser.add_argument("--environment", choices=sorted(DEFAULTS), required=True)
     parser.add_argument("--image", required=True, help="image reference with a tag or @sha256 digest")
     parser.add_argument("--model-version", help="default: <commit>-<md5> from deploy/<environment>.yaml")

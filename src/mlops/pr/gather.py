@@ -3,7 +3,7 @@
 Runs after `dvc repro` in the model-pr workflow, also when repro failed: it reports what this branch
 actually produced and says which stages did not complete, never passing off the base's files as the
 candidate's. Facts come from git, `dvc ... diff --json` and the reports; the text is built by
-mlops.pr_report. The folder is written whole or not at all (built beside it, then swapped in).
+mlops.pr.render. The folder is written whole or not at all (built beside it, then swapped in).
 """
 
 from __future__ import annotations
@@ -18,10 +18,10 @@ from typing import Any
 
 import yaml
 
-from mlops import pr_report
 from mlops.adapters import dvc_cli
 from mlops.io import InputError, read_json, write_json, write_text
 from mlops.lineage import file_md5
+from mlops.pr import render
 
 META = "meta.json"  # what pr-comment needs: the pull-request number, validated there (mlops pr-target)
 
@@ -95,7 +95,7 @@ def _mlflow_run(experiment: str, model_md5: str) -> str:
 
 def gather(
     base: str, out_dir: Path, project: Path, experiment: str, head: str | None = None
-) -> pr_report.ReportInputs:
+) -> render.ReportInputs:
     """Read what this branch produced; render its plots into out_dir. `head`: the PR's head commit (on
     GitHub the checkout is a temporary merge of it into the base)."""
     base_sha = _git(["rev-parse", "--verify", f"{base}^{{commit}}"], project)
@@ -152,7 +152,7 @@ def gather(
             ("model md5", f"`{model_md5}` ({paths['model']})"),
             ("MLflow run", _mlflow_run(experiment, model_md5)),
         ]
-    return pr_report.ReportInputs(
+    return render.ReportInputs(
         base=base_label,
         candidate=f"`{head_sha[:7]}`",
         stages=stages,
@@ -183,12 +183,12 @@ def run(
     build = Path(tempfile.mkdtemp(dir=out_dir.parent, prefix=f".{out_dir.name}."))
     try:
         inputs = gather(base, build, project.resolve(), experiment, head)
-        write_text(pr_report.build(inputs), build / "report.md")
+        write_text(render.build(inputs), build / "report.md")
         if pr is not None:
             write_json({"pr": pr, "base": base}, build / META)
         shutil.rmtree(out_dir, ignore_errors=True)
         build.replace(out_dir)
     finally:
         shutil.rmtree(build, ignore_errors=True)
-    print(f"report: {pr_report.headline(inputs)} -> {out_dir / 'report.md'} ({len(inputs.plots)} plots)")
+    print(f"report: {render.headline(inputs)} -> {out_dir / 'report.md'} ({len(inputs.plots)} plots)")
     return 0

@@ -12,9 +12,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-from mlops.deploy_state import EnvRecord, read_record
+from mlops.deploy.records import EnvRecord, read_record
 from mlops.io import write_text
-from mlops.pr_report import cell, fmt
+from mlops.pr.render import cell, fmt
 
 WATERMARK = "<!-- mlops-promotion-report -->"
 

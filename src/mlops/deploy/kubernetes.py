@@ -14,8 +14,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from mlops import k8s
-from mlops.deploy_state import EnvRecord
+from mlops.deploy import manifests
+from mlops.deploy.records import EnvRecord
 from mlops.io import InputError
 
 KUBERNETES_VERSION = "1.30.0"
@@ -61,15 +61,15 @@ def deploy_kubernetes(env: str, record: EnvRecord, bento: str) -> tuple[int, boo
             f"deploy/{env}.yaml has a challenger: the kubernetes target serves one model per Deployment "
             "(run the challenger on the local target, or as a second Deployment of your own)"
         )
-    target = k8s.for_environment(env, record.image, bento)  # type: ignore[arg-type]
+    target = manifests.for_environment(env, record.image, bento)  # type: ignore[arg-type]
     out = Path(".deploy") / env / "k8s"
-    paths = k8s.write_manifests(target, out)
+    paths = manifests.write_manifests(target, out)
     validate(paths)
     print(f"deploy {env}: {len(paths)} manifests rendered and valid in {out}")
     if not cluster_configured():
         print(f"deploy {env}: no kubeconfig here: rendered, NOT applied (kubectl apply -f {out})")
         return 0, False
-    name = k8s.deployment(target)["metadata"]["name"]
+    name = manifests.deployment(target)["metadata"]["name"]
     rollout = ["kubectl", "-n", target.namespace, "rollout"]
     if subprocess.run(["kubectl", "apply", "-f", str(out)], check=False).returncode != 0:
         print(f"deploy {env}: kubectl apply failed", file=sys.stderr)

@@ -32,6 +32,11 @@ class DeployedModel(BaseModel):
         return f"md5 {self.md5[:8]} from {self.commit[:8]}"
 
 
+def env_file(env: str) -> Path:
+    """deploy/<env>.yaml: the git record of what runs in that environment."""
+    return Path("deploy") / f"{env}.yaml"
+
+
 def deployed_model(env_file: Path) -> DeployedModel | None:
     """The model an environment file records, or None when nothing has been deployed there yet."""
     if not env_file.exists():

@@ -1,0 +1,237 @@
+"""Target `local` of `mlops deploy`: `bentoml serve` on two loopback slots per environment.
+
+Each environment has two slots (ports `base` and `base + 1`) under `.deploy/<env>/` (pid, log, prediction
+log, and `active.json` naming the slot that serves). A deploy starts the new version in the idle slot and
+smoke-tests it there; only a passing smoke switches `active.json` and stops the old slot. A failing smoke
+stops the candidate and leaves the previous version serving; in production it also writes the serving
+record back to deploy/production.yaml (automatic rollback), so git can be brought back in line with a
+revert commit (the deploy workflow pushes it).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from mlops.deploy import package, smoke
+from mlops.deploy.records import EnvRecord, env_file, write_record
+from mlops.io import InputError, write_text
+
+# Each environment alternates between two ports (base, base + 1) so the new version starts beside the old.
+# MLOPS_PORT_BASE moves them (staging at the base, production 100 above): two clones, or a test world, on
+# one machine must not answer each other's smoke tests.
+PORT_OFFSET = {"staging": 0, "production": 100}
+DEFAULT_PORT_BASE = 3100
+# `mlops deploy` exit code when the new version failed its smoke test (the previous one keeps serving):
+# the only failure a production revert answers; a deploy that could not even start exits 1 or 2.
+EXIT_SMOKE_FAILED = 4
+
+
+def port_base(env: str) -> int:
+    raw = os.environ.get("MLOPS_PORT_BASE", "")
+    if raw and not (raw.isdigit() and 1024 <= int(raw) <= 65000):
+        raise InputError(f"MLOPS_PORT_BASE must be a port number between 1024 and 65000, got {raw!r}")
+    return (int(raw) if raw else DEFAULT_PORT_BASE) + PORT_OFFSET[env]
+
+
+STATE = Path(".deploy")
+
+
+def _state(env: str) -> Path:
+    return STATE / env
+
+
+def active(env: str) -> dict[str, Any] | None:
+    """The local slot that serves `env` (port, pid, bento, record), or None when nothing was deployed."""
+    path = _state(env) / "active.json"
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+_CHILDREN: dict[int, subprocess.Popen[bytes]] = {}  # servers this process started (reaped, not zombies)
+
+
+def _alive(pid: int) -> bool:
+    if pid in _CHILDREN:  # our own child: a dead one stays a zombie that os.kill(pid, 0) still finds
+        return _CHILDREN[pid].poll() is None
+    try:
+        os.kill(pid, 0)
+    except OSError:
+        return False
+    return True
+
+
+def _descendants(pid: int) -> list[int]:
+    """Every process below `pid` (by parent id, from /proc): BentoML starts its worker in a session of its
+    own, which the server's process group does not reach."""
+    parents: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # the process ended while we looked
+            continue
+        parents.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    found, todo = [], [pid]
+    while todo:
+        children = parents.get(todo.pop(), [])
+        found += children
+        todo += children
+    return found
+
+
+def stop(pid: int, timeout: float = 30.0) -> None:
+    """SIGTERM the server's process group (graceful: the prediction log is flushed), then SIGKILL it and
+    every process it started, read before signalling (an orphaned worker would keep serving the port)."""
+    family = _descendants(pid)
+    try:
+        os.killpg(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    deadline = time.monotonic() + timeout
+    # The worker drains the prediction log after the server process may have gone: wait for all of them.
+    while time.monotonic() < deadline and any(_alive(p) for p in (pid, *family)):
+        time.sleep(0.2)
+    if _alive(pid):
+        os.killpg(pid, signal.SIGKILL)
+    for child in family:
+        if _alive(child):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(child, signal.SIGKILL)
+
+
+def _start(env: str, port: int, bento: str, record: EnvRecord) -> int:
+    """Start `bentoml serve` for the record on `port`, in its own process group; returns its pid."""
+    state = _state(env)
+    state.mkdir(parents=True, exist_ok=True)
+    assert record.model is not None
+    server_env = {
+        **os.environ,
+        "MLOPS_MODEL_TAG": package.model_tag(record.model.md5),
+        "MLOPS_PREDICTION_LOG_DIR": str((state / "predictions").resolve()),
+        "MLOPS_ACCESS_LOG": os.environ.get("MLOPS_ACCESS_LOG", "false"),
+    }
+    for key in ("MLOPS_CHALLENGER_TAG", "MLOPS_CHALLENGER_MODE", "MLOPS_CHALLENGER_SHARE"):
+        server_env.pop(key, None)
+    if record.challenger is not None:
+        server_env["MLOPS_CHALLENGER_TAG"] = package.model_tag(record.challenger.model.md5)
+        server_env["MLOPS_CHALLENGER_MODE"] = record.challenger.mode
+        server_env["MLOPS_CHALLENGER_SHARE"] = str(record.challenger.share)
+    bentoml_cli = str(Path(sys.executable).parent / "bentoml")
+    with (state / f"server-{port}.log").open("ab") as log:
+        proc = subprocess.Popen(
+            [bentoml_cli, "serve", bento, "--host", "127.0.0.1", "--port", str(port)],
+            env=server_env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group: stop() signals the server and its workers
+        )
+    _CHILDREN[proc.pid] = proc
+    write_text(str(proc.pid), state / f"server-{port}.pid")
+    return proc.pid
+
+
+def golden_for(md5: str) -> list[dict[str, Any]]:
+    """The golden requests packaged with the model of this md5 (rows of its holdout, their answers)."""
+    import bentoml
+
+    model = bentoml.models.get(package.model_tag(md5))
+    golden: list[dict[str, Any]] = json.loads((Path(model.path) / "golden.json").read_text())
+    return golden
+
+
+def save_smoke(env: str, result: smoke.SmokeResult, model_version: str, p95_budget_ms: float) -> None:
+    """The last smoke test of an environment (.deploy/<env>/smoke.json), for the promotion report."""
+    data = {
+        "environment": env,
+        "model_version": model_version,
+        "passed": result.passed,
+        "ready": result.ready,
+        "p95_ms": round(result.p95_ms, 2),
+        "p95_budget_ms": p95_budget_ms,
+        "failures": result.failures,
+    }
+    write_text(json.dumps(data, indent=2) + "\n", _state(env) / "smoke.json")
+
+
+def _alt(record: EnvRecord) -> tuple[str, list[dict[str, Any]]] | None:
+    """The challenger's version and golden set, when it answers part of the traffic (split mode)."""
+    if record.challenger is None or record.challenger.mode != "split":
+        return None
+    md5 = record.challenger.model.md5
+    return package.model_tag(md5), golden_for(md5)
+
+
+def deploy_local(env: str, record: EnvRecord, bento: str, p95_budget_ms: float) -> int:
+    """Blue/green on two local ports: start, smoke-test, then switch; a failed smoke keeps the old one."""
+    assert record.model is not None
+    current = active(env)
+    base = port_base(env)
+    port = base + 1 if current and current["port"] == base else base
+    if current and _alive(current["pid"]) and current["port"] == port:
+        raise InputError(f"{env}: slot {port} is busy (pid {current['pid']})")
+    pid = _start(env, port, bento, record)
+    md5 = record.model.md5
+    url, version = f"http://127.0.0.1:{port}", package.model_tag(md5)
+    try:
+        result = smoke.probe(url, golden_for(md5), version, p95_budget_ms, challenger=_alt(record))
+        save_smoke(env, result, package.model_tag(md5), p95_budget_ms)
+    except BaseException:  # never leave an unrecorded candidate holding the slot (Ctrl-C included)
+        stop(pid)
+        raise
+    if not result.passed:
+        stop(pid)
+        print(f"deploy {env}: smoke FAILED on port {port}; the previous version serves on:", file=sys.stderr)
+        for failure in result.failures:
+            print(f"  - {failure}", file=sys.stderr)
+        if env == "production" and current is not None:
+            write_record(EnvRecord.model_validate(current["record"]), env_file(env))
+            print(f"deploy {env}: rolled back {env_file(env)} to the serving model", file=sys.stderr)
+        return EXIT_SMOKE_FAILED
+    write_text(
+        json.dumps({"port": port, "pid": pid, "bento": bento, "record": record.model_dump(mode="json")}),
+        _state(env) / "active.json",
+    )
+    if current and _alive(current["pid"]):
+        stop(current["pid"])
+    url = f"http://127.0.0.1:{port}"
+    print(f"deploy {env}: {bento} serving on {url} (smoke passed, p95 {result.p95_ms:.1f} ms)")
+    return 0
+
+
+def run_smoke(env: str, p95_budget_ms: float) -> int:
+    """`mlops smoke`: re-run the smoke test against what serves `env` now."""
+    current = active(env)
+    if current is None:
+        raise InputError(f"{env} is not deployed on the local target (.deploy/{env}/active.json missing)")
+    md5 = current["record"]["model"]["md5"]
+    record = EnvRecord.model_validate(current["record"])
+    result = smoke.probe(
+        f"http://127.0.0.1:{current['port']}",
+        golden_for(md5),
+        package.model_tag(md5),
+        p95_budget_ms,
+        challenger=_alt(record),
+    )
+    save_smoke(env, result, package.model_tag(md5), p95_budget_ms)
+    for failure in result.failures:
+        print(f"smoke {env}: {failure}", file=sys.stderr)
+    print(f"smoke {env}: {'passed' if result.passed else 'FAILED'} (p95 {result.p95_ms:.1f} ms)")
+    return 0 if result.passed else 1
+
+
+def run_stop(env: str) -> int:
+    """Stop the environment's local server (graceful: its prediction log is flushed)."""
+    current = active(env)
+    if current is None or not _alive(current["pid"]):
+        print(f"stop {env}: nothing running")
+        return 0
+    stop(current["pid"])
+    (_state(env) / "active.json").unlink(missing_ok=True)
+    print(f"stop {env}: stopped pid {current['pid']} (port {current['port']})")
+    return 0
