@@ -1,5 +1,7 @@
-# Serving image for the `customer-churn` bento. Built only in GitHub Actions (no Docker engine on the
-# project machines), from the repository root, after `make package` has written dist/customer-churn.bento.
+# Serving image for the project's bento. Built only in GitHub Actions (no Docker engine on the project
+# machines), from the repository root, after `make package` has written dist/<project>.bento; `make image`
+# passes PROJECT (params.yaml project.name). CMD cannot expand a build arg: tests/unit/test_dockerfile.py
+# fails when its tag, or the PROJECT default, names another project than params.yaml.
 # Linted locally with `hadolint --no-color Dockerfile` (tests/unit/test_dockerfile.py).
 #
 # Needs BuildKit (the default builder of docker/build-push-action and of Docker >= 23) for `RUN --mount`.
@@ -16,10 +18,6 @@ ARG PYTHON_IMAGE=python:3.11.13-slim-bookworm@sha256:86adf8dbadc3d6e82ee5dd2c74b
 # builder: the locked runtime dependencies, then the project, into /opt/venv
 # ---------------------------------------------------------------------------------------------------
 FROM ${PYTHON_IMAGE} AS builder
-
-# Same uv as the Makefile (UV_VERSION), installed from PyPI the same way: no second image to pin.
-ARG UV_VERSION=0.13.8
-RUN pip install --no-cache-dir --disable-pip-version-check "uv==${UV_VERSION}"
 
 # UV_PROJECT_ENVIRONMENT: build the venv at the path it has at run time (venvs are not relocatable).
 # UV_COMPILE_BYTECODE: ship .pyc files; the container's root filesystem is read-only in Kubernetes, so
@@ -38,6 +36,10 @@ WORKDIR /build
 # Dependencies first, from the lock only: this layer is reused until pyproject.toml or uv.lock change,
 # so a code change rebuilds in seconds. --frozen: fail rather than re-resolve if the lock is stale.
 COPY pyproject.toml uv.lock ./
+# uv from PyPI, as the Makefile installs it: no second image to pin. Its version has one source, the
+# `required-version = "==X"` line of pyproject.toml's [tool.uv] (the Makefile reads the same line).
+RUN pip install --no-cache-dir --disable-pip-version-check \
+        "uv==$(sed -n 's/^required-version *= *"==\([^"]*\)".*/\1/p' pyproject.toml)"
 RUN uv sync --frozen --no-dev --no-install-project
 
 # Then the project itself. --no-editable installs it as a regular package inside /opt/venv, so the
@@ -50,14 +52,15 @@ RUN uv sync --frozen --no-dev --no-editable
 # runtime: the venv, the imported bento, a non-root user
 # ---------------------------------------------------------------------------------------------------
 FROM ${PYTHON_IMAGE} AS runtime
+ARG PROJECT=customer-churn
 
-LABEL org.opencontainers.image.title="customer-churn" \
-      org.opencontainers.image.description="BentoML service for the customer-churn model"
+LABEL org.opencontainers.image.title="${PROJECT}" \
+      org.opencontainers.image.description="BentoML service for the ${PROJECT} model"
 
 # PYTHONDONTWRITEBYTECODE: the .pyc files were compiled in the builder; never try to write more.
 # BENTOML_HOME: the bento store, owned by the service user and filled at build time (below).
 # MLOPS_PREDICTION_LOG_DIR: where the service writes its rotating JSONL prediction log; Kubernetes
-#   mounts a volume here (must match mlops.manifests.PREDICTION_LOG_DIR).
+#   mounts a volume here (must match mlops.deploy.manifests.PREDICTION_LOG_DIR).
 # Telemetry off: the image must not phone home from a cluster.
 ENV PATH=/opt/venv/bin:${PATH} \
     PYTHONDONTWRITEBYTECODE=1 \
@@ -65,7 +68,8 @@ ENV PATH=/opt/venv/bin:${PATH} \
     BENTOML_HOME=/opt/bentoml \
     BENTOML_DO_NOT_TRACK=true \
     DO_NOT_TRACK=true \
-    MLOPS_PREDICTION_LOG_DIR=/var/lib/mlops/predictions
+    MLOPS_PREDICTION_LOG_DIR=/var/lib/mlops/predictions \
+    MLOPS_PROJECT=${PROJECT}
 
 # A fixed UID/GID (10001, above any host range) so Kubernetes can check runAsNonRoot/runAsUser against
 # the image, and volume ownership is predictable. --no-log-init: a high UID otherwise makes useradd
@@ -85,8 +89,8 @@ WORKDIR /home/mlops
 # Import the exported bento (service code + model) into BENTOML_HOME at build time, so the container
 # starts without any network or store access. A bind mount instead of COPY: the .bento archive is read
 # once and never lands in a layer (COPY + rm would still ship it).
-RUN --mount=type=bind,source=dist/customer-churn.bento,target=/tmp/customer-churn.bento \
-    bentoml import /tmp/customer-churn.bento
+RUN --mount=type=bind,source=dist/${PROJECT}.bento,target=/tmp/${PROJECT}.bento \
+    bentoml import /tmp/${PROJECT}.bento
 
 EXPOSE 3000
 

@@ -1,6 +1,6 @@
 """The serving benchmark's baseline: the same packaged model behind the smallest FastAPI app that serves it.
 
-It loads the very BentoML model folder the bento serves (`bentoml.models.get(tag).path`, through
+It loads the very BentoML model folder the bento serves (`mlops.adapters.bento.model(tag).path`, through
 `mlops.serving.runtime.load_packaged`) and scores with the same `LoadedModel.proba` on a one-row
 DataFrame, so the only difference from the BentoML service is the serving layer: no request schema, no
 micro-batching, no prediction log, no metrics. POST /predict takes the same body shape,
@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import os
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -26,10 +25,10 @@ from mlops.serving.runtime import LoadedModel, load_packaged
 
 def load(tag: str) -> LoadedModel:
     """The packaged model exactly as the service loads it (same folder, same loader, same threshold)."""
-    import bentoml
+    from mlops.adapters import bento
 
-    model = bentoml.models.get(tag)
-    return load_packaged(Path(model.path), str(model.tag), dict(model.info.metadata))
+    model = bento.model(tag)
+    return load_packaged(model.path, model.tag, model.metadata)
 
 
 def create_app(loaded: LoadedModel) -> FastAPI:

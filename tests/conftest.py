@@ -8,6 +8,7 @@ import os
 # threads as cores oversubscribes the machine (spin-waiting pools slowed the gate tests 17x). Inherited by
 # the DVC stages the pipeline tests start. `make test` sets the same.
 os.environ.setdefault("OMP_NUM_THREADS", "1")
+import functools
 import shutil
 import subprocess
 import sys
@@ -19,8 +20,17 @@ import pytest
 
 from mlops.contract import Contract, load_contract
 from mlops.generate import generate
+from mlops.params import Params, load_params
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+@functools.cache
+def shipped_params() -> Params:
+    """The repository's params.yaml: tests take it and `model_copy(update=...)` what they change, so no
+    test depends on a default (there are none) or repeats a number params.yaml holds."""
+    return load_params(ROOT / "params.yaml")
+
 
 # Telemetry off for every tool the tests start (the Makefile sets the same for humans).
 for key, value in {

@@ -156,21 +156,26 @@ def importance(
 
 
 def evaluate(
-    model: Any, df: pd.DataFrame, contract: Contract, p: EvaluateParams, features: list[str]
+    model: Any,
+    df: pd.DataFrame,
+    contract: Contract,
+    p: EvaluateParams,
+    features: list[str],
+    threshold: float,
 ) -> dict[str, Any]:
-    """Every evaluation output, as plain data: {metrics, plots: {name: rows}, slices}."""
+    """Every evaluation output, as plain data: {metrics, plots: {name: rows}, slices}, at `threshold`."""
     x = df[input_columns(contract)]
     y = targets(df, contract)
     proba = model.predict_proba(x)[:, 1]
-    scores = {**headline(y, proba, p.threshold), "holdout_rows": len(df), "threshold": p.threshold}
+    scores = {**headline(y, proba, threshold), "holdout_rows": len(df), "threshold": threshold}
     return {
         "metrics": scores,
         "plots": {
             "roc": roc_points(y, proba),
             "precision_recall": pr_points(y, proba),
-            "confusion": confusion_counts(y, proba, p.threshold),
+            "confusion": confusion_counts(y, proba, threshold),
             "calibration": calibration(y, proba, p.calibration_bins),
             "importance": importance(model, x, y, features, p),
         },
-        "slices": slices(df, y, proba, p.threshold, contract.sensitive),
+        "slices": slices(df, y, proba, threshold, contract.sensitive),
     }

@@ -7,6 +7,8 @@ property of the saved model, not of the caller.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pandas as pd
 from sklearn.compose import ColumnTransformer
@@ -18,7 +20,13 @@ from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
 
 from mlops import threads
 from mlops.contract import Contract
-from mlops.params import TrainParams
+from mlops.params import (
+    ESTIMATORS,
+    HistGradientBoostingParams,
+    LogisticRegressionParams,
+    RandomForestParams,
+    TrainParams,
+)
 
 
 def input_columns(contract: Contract) -> list[str]:
@@ -37,8 +45,8 @@ def _check_monotonic(contract: Contract, numeric: list[str], monotonic: dict[str
         raise ValueError(f"train.monotonic names {unknown}, which are not numeric model features {numeric}")
 
 
-def _tree_pipeline(
-    contract: Contract, params: TrainParams, numeric: list[str], categorical: list[str]
+def hist_gradient_boosting_pipeline(
+    params: TrainParams, hp: HistGradientBoostingParams, numeric: list[str], categorical: list[str]
 ) -> Pipeline:
     # Native NaN handling and categorical splits: numerics pass through, categories become ordinals;
     # an unseen category becomes NaN, which the trees treat as missing instead of failing at serve time.
@@ -56,7 +64,6 @@ def _tree_pipeline(
         remainder="drop",
         verbose_feature_names_out=False,
     ).set_output(transform="pandas")
-    hp = params.hist_gradient_boosting
     model = HistGradientBoostingClassifier(
         learning_rate=hp.learning_rate,
         max_iter=hp.max_iter,
@@ -71,47 +78,51 @@ def _tree_pipeline(
     return Pipeline([("preprocess", encode), ("model", model)])
 
 
-def _one_hot_pipeline(params: TrainParams, numeric: list[str], categorical: list[str]) -> Pipeline:
-    scale = params.estimator == "logistic_regression"
+def _one_hot(numeric: list[str], categorical: list[str], scale: bool) -> ColumnTransformer:
     numeric_steps = make_pipeline(
         SimpleImputer(strategy="median", add_indicator=True), *([StandardScaler()] if scale else [])
     )
-    encode = ColumnTransformer(
+    return ColumnTransformer(
         [
             ("num", numeric_steps, numeric),
             ("cat", OneHotEncoder(handle_unknown="ignore", sparse_output=False), categorical),
         ],
         remainder="drop",
     )
-    model: LogisticRegression | RandomForestClassifier
-    if params.estimator == "logistic_regression":
-        lr = params.logistic_regression
-        model = LogisticRegression(C=lr.C, max_iter=lr.max_iter, random_state=params.seed)
-    else:
-        rf = params.random_forest
-        model = RandomForestClassifier(
-            n_estimators=rf.n_estimators,
-            max_depth=rf.max_depth,
-            min_samples_leaf=rf.min_samples_leaf,
-            n_jobs=1,  # stages run in parallel under CI; determinism does not depend on thread count
-            random_state=params.seed,
-        )
-    return Pipeline([("preprocess", encode), ("model", model)])
+
+
+def logistic_regression_pipeline(
+    params: TrainParams, lr: LogisticRegressionParams, numeric: list[str], categorical: list[str]
+) -> Pipeline:
+    model = LogisticRegression(C=lr.C, max_iter=lr.max_iter, random_state=params.seed)
+    return Pipeline([("preprocess", _one_hot(numeric, categorical, scale=True)), ("model", model)])
+
+
+def random_forest_pipeline(
+    params: TrainParams, rf: RandomForestParams, numeric: list[str], categorical: list[str]
+) -> Pipeline:
+    model = RandomForestClassifier(
+        n_estimators=rf.n_estimators,
+        max_depth=rf.max_depth,
+        min_samples_leaf=rf.min_samples_leaf,
+        n_jobs=1,  # stages run in parallel under CI; determinism does not depend on thread count
+        random_state=params.seed,
+    )
+    return Pipeline([("preprocess", _one_hot(numeric, categorical, scale=False)), ("model", model)])
 
 
 def build_pipeline(contract: Contract, params: TrainParams) -> Pipeline:
-    """An unfitted Pipeline for the estimator named in params."""
+    """An unfitted Pipeline for the estimator named in params (its builder: the ESTIMATORS row)."""
     features = contract.features(include_sensitive=params.use_sensitive_features)
     numeric, categorical = contract.numeric(features), contract.categorical(features)
     _check_monotonic(contract, numeric, dict(params.monotonic))
-    if params.estimator == "hist_gradient_boosting":
-        return _tree_pipeline(contract, params, numeric, categorical)
-    return _one_hot_pipeline(params, numeric, categorical)
+    builder: Callable[..., Pipeline] = globals()[ESTIMATORS[params.estimator].builder]
+    return builder(params, params.settings, numeric, categorical)
 
 
 def estimator_params(params: TrainParams) -> dict[str, object]:
     """The flat params worth logging for the chosen estimator (MLflow params are flat key/values)."""
-    chosen = getattr(params, params.estimator).model_dump()
+    chosen = params.settings.model_dump()
     return {
         "estimator": params.estimator,
         "seed": params.seed,

@@ -35,7 +35,7 @@ def render(
     )
 
 
-def run(metrics_path: Path, gates_path: Path) -> int:
-    gates = read_json(gates_path) if gates_path.exists() else None
-    print(render(read_json(metrics_path), metrics_path, gates, gates_path.with_suffix(".md")))
+def run(metrics: Path, gates: Path) -> int:
+    verdict = read_json(gates) if gates.exists() else None
+    print(render(read_json(metrics), metrics, verdict, gates.with_suffix(".md")))
     return 0

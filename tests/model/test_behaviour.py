@@ -17,7 +17,7 @@ from sklearn.pipeline import Pipeline
 from mlops.contract import Contract
 from mlops.generate import generate
 from mlops.modeling import build_pipeline, input_columns
-from mlops.params import RandomForestParams, TrainParams, load_section
+from mlops.params import RandomForestParams, load_params
 
 ROOT = Path(__file__).resolve().parents[2]
 ESTIMATORS = ["hist_gradient_boosting", "logistic_regression", "random_forest"]
@@ -32,12 +32,12 @@ def data() -> tuple[pd.DataFrame, pd.DataFrame]:
 def model(
     request: pytest.FixtureRequest, contract: Contract, data: tuple[pd.DataFrame, pd.DataFrame]
 ) -> Pipeline:
-    shipped = load_section(ROOT / "params.yaml", "train", TrainParams)
+    shipped = load_params(ROOT / "params.yaml").train
     # Smaller forests keep the suite fast; the behaviour under test does not depend on forest size.
     params = shipped.model_copy(
         update={
             "estimator": request.param,
-            "random_forest": RandomForestParams(n_estimators=60, min_samples_leaf=5),
+            "random_forest": RandomForestParams(n_estimators=60, max_depth=12, min_samples_leaf=5),
         }
     )
     train, _ = data
@@ -99,7 +99,7 @@ def test_survives_unseen_categories_and_missing_numbers(
 
 
 def test_training_is_deterministic(contract: Contract, data: tuple) -> None:
-    params = load_section(ROOT / "params.yaml", "train", TrainParams)
+    params = load_params(ROOT / "params.yaml").train
     train, holdout = data
     a = build_pipeline(contract, params).fit(train[input_columns(contract)], train["churned"])
     b = build_pipeline(contract, params).fit(train[input_columns(contract)], train["churned"])
@@ -107,8 +107,6 @@ def test_training_is_deterministic(contract: Contract, data: tuple) -> None:
 
 
 def test_monotonic_constraint_on_a_non_feature_is_named(contract: Contract) -> None:
-    params = load_section(ROOT / "params.yaml", "train", TrainParams).model_copy(
-        update={"monotonic": {"gender": 1}}
-    )
+    params = load_params(ROOT / "params.yaml").train.model_copy(update={"monotonic": {"gender": 1}})
     with pytest.raises(ValueError, match=r"train.monotonic names \['gender'\]"):
         build_pipeline(contract, params)

@@ -17,7 +17,7 @@ from mlops.io import write_parquet
 from mlops.modeling import build_pipeline, input_columns
 from mlops.monitoring.simulate import Shift
 from mlops.monitoring.simulate import records as simulated
-from mlops.params import TrainParams, load_section
+from mlops.params import load_params
 from mlops.serving.predlog import FEEDBACK_PREFIX, PredictionLog
 from mlops.serving.runtime import LoadedModel, Runtime
 from mlops.serving.schema import record_model
@@ -55,7 +55,7 @@ class World:
 @pytest.fixture(scope="session")
 def world(tmp_path_factory: pytest.TempPathFactory, contract: Contract) -> World:
     root = tmp_path_factory.mktemp("monitoring")
-    params = load_section(ROOT / "params.yaml", "train", TrainParams)
+    params = load_params(ROOT / "params.yaml").train
     train, holdout = generate(8000, seed=21), generate(3000, seed=22)
     cols = input_columns(contract)
     model = build_pipeline(contract, params).fit(train[cols], train[contract.target])

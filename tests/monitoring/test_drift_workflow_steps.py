@@ -17,8 +17,8 @@ pytestmark = pytest.mark.xdist_group("monitoring")
 
 @pytest.fixture
 def workdir(tmp_path: Path) -> Path:
-    """A folder with the project's Makefile, params and contract, sharing this checkout's venv."""
-    for name in ("Makefile", "params.yaml", "uv.lock", "pyproject.toml"):
+    """A folder with the project's Makefile, dvc.yaml (its paths), params and contract, sharing the venv."""
+    for name in ("Makefile", "dvc.yaml", "params.yaml", "uv.lock", "pyproject.toml"):
         shutil.copy2(ROOT / name, tmp_path / name)
     (tmp_path / "data").mkdir()
     shutil.copy2(ROOT / "data" / "contract.yaml", tmp_path / "data" / "contract.yaml")
@@ -70,7 +70,7 @@ def test_drift_issue_creates_one_issue_then_updates_it(world: World, workdir: Pa
         "#!/bin/sh\n"
         f'echo "$@" >> {calls}\n'
         f'if [ "$1 $2" = "issue list" ]; then cat {state} 2>/dev/null; fi\n'
-        f'if [ "$1 $2" = "issue create" ]; then echo 7 > {state}; fi\n'
+        f'if [ "$1 $2" = "issue create" ]; then echo \'[{{"number":7}}]\' > {state}; fi\n'
     )
     gh.chmod(0o755)
     for _ in range(2):

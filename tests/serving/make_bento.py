@@ -19,12 +19,13 @@ from mlops.generate import generate
 from mlops.io import write_parquet
 from mlops.lineage import file_md5
 from mlops.modeling import build_pipeline, input_columns
-from mlops.params import TrainParams, load_section
+from mlops.params import load_params
 
 
 def main(root: Path, out: Path) -> None:
     contract = load_contract(root / "data" / "contract.yaml")
-    params = load_section(root / "params.yaml", "train", TrainParams)
+    shipped = load_params(root / "params.yaml")
+    params, name, threshold = shipped.train, shipped.project.name, shipped.project.threshold
     holdout = generate(rows=500, seed=4)
     built = []
     for seed in (3, 5):  # a champion and a challenger (different training samples, different scores)
@@ -36,9 +37,9 @@ def main(root: Path, out: Path) -> None:
             joblib.dump(model, model_path)
             write_parquet(holdout, holdout_path)
             md5 = file_md5(model_path)
-            metadata = {"model_md5": md5, "threshold": 0.3, "git_commit": "test", "mlflow_run_id": ""}
-            golden = package.golden_set(model_path, root / "data" / "contract.yaml", holdout_path, 0.3)
-            tag = package.ensure_model(model_path, root / "data" / "contract.yaml", metadata, golden)
+            metadata = {"model_md5": md5, "threshold": threshold, "git_commit": "test", "mlflow_run_id": ""}
+            golden = package.golden_set(model_path, root / "data" / "contract.yaml", holdout_path, threshold)
+            tag = package.ensure_model(name, model_path, root / "data" / "contract.yaml", metadata, golden)
             built.append((tag, golden))
     (tag, golden), (challenger, challenger_golden) = built
     bento = package.build_bento(tag, root, {"model_md5": tag})

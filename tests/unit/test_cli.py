@@ -1,4 +1,5 @@
-"""The `mlops` console script: subcommands exist, and bad params exit 2 with the key named."""
+"""The `mlops` console script: each command declared once, flags = parameter names, paths from dvc.yaml,
+and bad params exit 2 with the key named."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from mlops.cli import build_parser, main
+from mlops.cli import COMMANDS, build_parser, main
+from mlops.paths import declared
 
 ROOT = Path(__file__).resolve().parents[2]
 MLOPS = str(Path(sys.executable).parent / "mlops")
@@ -67,3 +69,49 @@ def test_report_preview_of_a_missing_report_is_an_input_error(
 ) -> None:
     assert main(["report-preview", "--report", str(tmp_path / "none.md")]) == 2
     assert "report not found" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=lambda c: c.name)
+def test_each_command_calls_its_function_with_one_keyword_per_flag(command: object) -> None:
+    import inspect
+
+    from mlops.cli import Command
+
+    assert isinstance(command, Command)
+    signature = inspect.signature(command.resolve()).parameters
+    flags = [arg.dest for arg in command.args]
+    assert list(signature)[: len(flags)] == flags, f"{command.target}: {list(signature)} != flags {flags}"
+    extra = list(signature.values())[len(flags) :]  # seams for tests (a project root, a clock), never flags
+    assert all(p.default is not inspect.Parameter.empty for p in extra), f"{command.target}: {extra}"
+
+
+def test_every_path_default_is_declared_in_dvc_yaml() -> None:
+    paths = declared(ROOT / "dvc.yaml")
+    keys = {arg.path_key for command in COMMANDS for arg in command.args if arg.path_key}
+    assert keys <= set(paths), f"not in dvc.yaml vars.paths: {sorted(keys - set(paths))}"
+
+
+def test_a_left_out_path_takes_the_dvc_yaml_value(monkeypatch: pytest.MonkeyPatch) -> None:
+    from mlops.cli import BY_NAME, _with_path_defaults
+
+    monkeypatch.chdir(ROOT)
+    given = {"summary": None, "out": Path("x.md"), "run_url": None}
+    filled = _with_path_defaults(BY_NAME["drift-issue-body"], given)
+    assert filled == {"summary": Path("reports/drift/drift.json"), "out": Path("x.md"), "run_url": None}
+
+
+def test_a_path_dvc_yaml_does_not_declare_is_named(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "dvc.yaml").write_text("vars:\n  - paths:\n      model: m.joblib\nstages: {}\n")
+    assert main(["summary"]) == 2
+    assert "vars.paths.metrics" in capsys.readouterr().err
+
+
+def test_the_environments_are_one_tuple() -> None:
+    from mlops.deploy import ENVIRONMENTS
+    from mlops.deploy.local import PORT_OFFSET
+
+    assert set(PORT_OFFSET) == set(ENVIRONMENTS)
+    assert build_parser().parse_args(["stop", "--env", ENVIRONMENTS[-1]]).env == ENVIRONMENTS[-1]

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from tests.conftest import ROOT
+from tests.conftest import ROOT, shipped_params
 
 from mlops.deploy import manifests
 
@@ -96,13 +96,23 @@ def test_final_stage_runs_non_root_with_a_healthcheck_and_exec_form_command() ->
     assert entrypoint + cmd == [
         "bentoml",
         "serve",
-        "customer-churn:latest",
+        f"{shipped_params().project.name}:latest",
         "--host",
         "0.0.0.0",
         "--port",
         str(manifests.PORT),
     ]
     assert ops.index("USER") < ops.index("ENTRYPOINT") and dict(stage)["EXPOSE"] == str(manifests.PORT)
+
+
+def test_the_project_name_is_params_yaml_s() -> None:
+    """PROJECT (passed by `make image`) defaults to params.yaml project.name, and the CMD tag, which cannot
+    expand a build arg, names the same project: a fork renaming the project is told what to change."""
+    name = shipped_params().project.name
+    text = DOCKERFILE.read_text()
+    assert re.findall(r"^ARG PROJECT=(\S+)$", text, flags=re.M) == [name]
+    assert json.loads(dict(_instructions(text))["CMD"])[0] == f"{name}:latest"
+    assert "--build-arg PROJECT=$(PROJECT)" in (ROOT / "Makefile").read_text()
 
 
 def test_image_environment_matches_the_kubernetes_manifests() -> None:
@@ -139,7 +149,7 @@ def test_dockerignore_admits_every_build_input_and_nothing_heavy() -> None:
         if not src.startswith("--")
     ]
     sources += re.findall(r"--mount=type=bind,source=([^,\s]+)", DOCKERFILE.read_text())
-    assert {"pyproject.toml", "uv.lock", "src", "dist/customer-churn.bento"} <= set(sources)
+    assert {"pyproject.toml", "uv.lock", "src", "dist/${PROJECT}.bento"} <= set(sources)
     assert [s for s in sources if _docker_ignored(s, patterns)] == []
     assert not _docker_ignored("src/mlops/deploy/manifests.py", patterns)
     heavy = [".venv/bin/python", ".git/HEAD", "data/raw/churn.parquet", "mlflow.db", "mlruns/0/meta.yaml"]

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from tests.conftest import shipped_params
 
 from mlops.monitoring import drift as rules
 from mlops.monitoring.refresh import extract
-from mlops.params import ConceptParams, MonitoringParams
 
 NOW = dt.datetime(2026, 11, 25, 12, 0, tzinfo=dt.UTC)
 
@@ -51,7 +51,11 @@ def test_labels_join_by_request_id_and_the_last_label_wins() -> None:
 
 
 def test_concept_drift_needs_enough_labels_and_a_real_drop() -> None:
-    params = MonitoringParams(concept=ConceptParams(min_labels=100, max_roc_auc_drop=0.05, max_f1_drop=0.5))
+    shipped = shipped_params().monitoring
+    concept = shipped.concept.model_copy(
+        update={"min_labels": 100, "max_roc_auc_drop": 0.05, "max_f1_drop": 0.5}
+    )
+    params = shipped.model_copy(update={"concept": concept})
     rng = np.random.default_rng(0)
     y = rng.integers(0, 2, 400)
     good = pd.DataFrame({"label": y, "probability": np.clip(y * 0.6 + rng.random(400) * 0.4, 0, 1)})
@@ -65,7 +69,7 @@ def test_concept_drift_needs_enough_labels_and_a_real_drop() -> None:
 
 
 def test_the_verdict_lists_every_reason_and_no_reason_means_no_drift() -> None:
-    params = MonitoringParams(drift_share=0.3)
+    params = shipped_params().monitoring.model_copy(update={"drift_share": 0.3})
     cols = [
         {"column": "a", "drifted": True},
         {"column": "b", "drifted": False},
@@ -106,15 +110,15 @@ def test_the_retrain_points_ingest_at_the_extract_and_keeps_the_comments(tmp_pat
 
     from mlops.io import InputError
     from mlops.monitoring.refresh import set_ingest_source
-    from mlops.params import IngestParams, load_section
+    from mlops.params import load_params
 
     params = tmp_path / "params.yaml"
     shutil.copy2(ROOT / "params.yaml", params)
     before = params.read_text()
     set_ingest_source(params, "data/extract/labelled.parquet")
-    assert load_section(params, "ingest", IngestParams).source == "data/extract/labelled.parquet"
+    assert load_params(params).ingest.source == "data/extract/labelled.parquet"
     after = params.read_text()
-    assert after.count("\n") == before.count("\n") and "# Parameters, grouped by the stage" in after
+    assert after.count("\n") == before.count("\n") and "# Parameters: the one place a number lives" in after
     assert after.replace("data/extract/labelled.parquet", "synthetic") == before  # one line changed
     params.write_text("train:\n  seed: 1\n")
     with pytest.raises(InputError, match="no `source:` line under `ingest:`"):

@@ -5,12 +5,15 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from tests.conftest import shipped_params
 
 from mlops.contract import Contract
 from mlops.gates import champion, performance, robustness
 from mlops.gates.result import bounded, markdown, note, report
 from mlops.generate import generate
-from mlops.params import ChampionGate, PerformanceGate
+from mlops.params import ChampionGate
+
+GATES = shipped_params().gates
 
 
 def test_bounded_checks_both_directions_and_never_passes_nan() -> None:
@@ -37,11 +40,18 @@ def test_checklist_names_every_failure_with_its_numbers() -> None:
 def test_performance_floors_and_ceilings() -> None:
     metrics = {"roc_auc": 0.8, "recall": 0.4, "brier": 0.2}
     results = performance.check(
-        metrics, PerformanceGate(min={"roc_auc": 0.75, "recall": 0.45}, max={"brier": 0.15})
+        metrics,
+        GATES.performance.model_copy(
+            update={"min": {"roc_auc": 0.75, "recall": 0.45}, "max": {"brier": 0.15}}
+        ),
     )
     assert [(r.check, r.passed) for r in results] == [("roc_auc", True), ("recall", False), ("brier", False)]
     with pytest.raises(ValueError, match=r"\['f2'\]"):
-        performance.check(metrics, PerformanceGate(min={"f2": 0.5}))
+        performance.check(metrics, GATES.performance.model_copy(update={"min": {"f2": 0.5}}))
+
+
+def _champion(**update: object) -> ChampionGate:
+    return GATES.champion.model_copy(update=update)
 
 
 def _scores(seed: int, n: int = 4000) -> tuple[np.ndarray, np.ndarray]:
@@ -52,14 +62,14 @@ def _scores(seed: int, n: int = 4000) -> tuple[np.ndarray, np.ndarray]:
 
 def test_a_model_compared_with_itself_passes() -> None:
     y, p = _scores(0)
-    (result,) = champion.check(y, p, p.copy(), "itself", ChampionGate(bootstrap_samples=200))
+    (result,) = champion.check(y, p, p.copy(), "itself", _champion(bootstrap_samples=200))
     assert result.passed and result.value == 0.0
 
 
 def test_a_clearly_worse_candidate_fails_with_its_interval() -> None:
     y, good = _scores(0)
     worse = np.clip(good + np.random.default_rng(1).normal(0, 0.4, len(good)), 0, 1)
-    (result,) = champion.check(y, worse, good, "production", ChampionGate(bootstrap_samples=200))
+    (result,) = champion.check(y, worse, good, "production", _champion(bootstrap_samples=200))
     assert not result.passed
     assert result.value is not None and result.value < -0.005
     assert result.details["ci_high"] < 0
@@ -68,7 +78,7 @@ def test_a_clearly_worse_candidate_fails_with_its_interval() -> None:
 
 def test_no_champion_passes_and_says_so() -> None:
     y, p = _scores(0)
-    (result,) = champion.check(y, p, None, "nothing deployed", ChampionGate())
+    (result,) = champion.check(y, p, None, "nothing deployed", _champion())
     assert result.passed and "first model passes" in result.reason
 
 

@@ -19,7 +19,7 @@ from mlops.contract import Contract
 from mlops.gates import operational
 from mlops.generate import generate
 from mlops.modeling import build_pipeline, input_columns
-from mlops.params import OperationalGate, TrainParams, load_section
+from mlops.params import load_params
 from mlops.serving.runtime import LoadedModel
 from mlops.threads import NATIVE_THREADS, one_native_thread
 
@@ -46,9 +46,7 @@ class Spy:
 
 @pytest.mark.parametrize("estimator", ["hist_gradient_boosting", "logistic_regression", "random_forest"])
 def test_one_native_thread_gives_bit_identical_probabilities(contract: Contract, estimator: str) -> None:
-    params = load_section(ROOT / "params.yaml", "train", TrainParams).model_copy(
-        update={"estimator": estimator}
-    )
+    params = load_params(ROOT / "params.yaml").train.model_copy(update={"estimator": estimator})
     train, holdout = generate(1500, seed=31), generate(4000, seed=32)
     with one_native_thread():  # how the train stage fits
         model = build_pipeline(contract, params).fit(train[input_columns(contract)], train["churned"])
@@ -66,7 +64,9 @@ def test_the_operational_gate_measures_on_one_native_thread_and_restores_the_poo
     small_frame: pd.DataFrame,
 ) -> None:
     spy = Spy()
-    params = OperationalGate(latency_samples=20, batch_rows=200)
+    params = load_params(ROOT / "params.yaml").gates.operational.model_copy(
+        update={"latency_samples": 20, "batch_rows": 200}
+    )
     with threadpool_limits(limits=MANY):
         operational.check(lambda frame: spy.predict_proba(frame)[:, 1], small_frame, 1000, params)
         after = openmp_threads()

@@ -1,66 +1,152 @@
-"""params.yaml sections load into typed, frozen models; typos and bad values fail before any work."""
+"""params.yaml loads into one typed, frozen model; every key is required, typos and bad values fail
+before any work, the estimator table is the only list of estimators, and the committed schemas are current."""
 
 from __future__ import annotations
 
+import json
+import re
+import typing
 from pathlib import Path
+from typing import Any
 
+import pandas as pd
 import pydantic
 import pytest
 import yaml
+from tests.conftest import ROOT, shipped_params
 
-from mlops.params import EvaluateParams, IngestParams, ParamsError, SplitParams, TrainParams, load_section
+from mlops import schemas
+from mlops.contract import load_contract
+from mlops.modeling import fit, input_columns, targets
+from mlops.params import ESTIMATORS, ParamsError, TrainParams, load_params
 
-ROOT = Path(__file__).resolve().parents[2]
+RAW: dict[str, Any] = yaml.safe_load((ROOT / "params.yaml").read_text())
+
+
+def _write(tmp_path: Path, raw: dict[str, Any]) -> Path:
+    path = tmp_path / "params.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    return path
+
+
+def _without(raw: dict[str, Any], dotted: str) -> dict[str, Any]:
+    copy = json.loads(json.dumps(raw, default=str))
+    *parents, leaf = dotted.split(".")
+    node = copy
+    for key in parents:
+        node = node[key]
+    del node[leaf]
+    return copy
 
 
 def test_the_shipped_params_load() -> None:
-    path = ROOT / "params.yaml"
-    assert load_section(path, "ingest", IngestParams).rows == 50_000
-    assert load_section(path, "split", SplitParams).strategy == "time"
-    train = load_section(path, "train", TrainParams)
-    assert train.estimator == "hist_gradient_boosting"
-    assert train.monotonic == {"support_calls": 1, "tenure_months": -1}
-    assert 0 < load_section(path, "evaluate", EvaluateParams).threshold < 1
+    params = load_params(ROOT / "params.yaml")
+    assert params.project.name == "customer-churn" and params.project.threshold == 0.3
+    assert params.ingest.rows == 50_000 and params.split.strategy == "time"
+    assert params.train.estimator == "hist_gradient_boosting"
+    assert params.train.monotonic == {"support_calls": 1, "tenure_months": -1}
+    assert params.train.settings == params.train.hist_gradient_boosting
 
 
-def test_sections_are_frozen() -> None:
-    params = load_section(ROOT / "params.yaml", "split", SplitParams)
+def test_the_params_are_frozen() -> None:
     with pytest.raises(pydantic.ValidationError):
-        params.test_fraction = 0.5  # type: ignore[misc]
+        shipped_params().split.test_fraction = 0.5  # type: ignore[misc]
 
 
 @pytest.mark.parametrize(
-    ("section", "model", "body", "named"),
+    "key",
     [
-        ("train", TrainParams, {"estimator": "xgboost"}, "train.estimator"),
-        (
-            "train",
-            TrainParams,
-            {"estimator": "logistic_regression", "logistic_regresion": {}},
-            "logistic_regresion",
-        ),
-        (
-            "train",
-            TrainParams,
-            {"estimator": "random_forest", "random_forest": {"n_estimators": 0}},
-            "n_estimators",
-        ),
-        ("split", SplitParams, {"test_fraction": 1.5}, "split.test_fraction"),
-        ("ingest", IngestParams, {"rows": -1}, "ingest.rows"),
-        ("ingest", IngestParams, {"start_date": "yesterday"}, "ingest.start_date"),
+        "project.threshold",
+        "project.name",
+        "train.hist_gradient_boosting.max_leaf_nodes",
+        "train.hist_gradient_boosting.learning_rate",
+        "train.random_forest.max_depth",  # required even though null is a valid value
+        "ingest.rows",
+        "gates.fairness.min_group_size",
+        "monitoring.concept.min_labels",
+        "deploy.smoke_p95_ms",
+        "evaluate",
     ],
 )
-def test_bad_values_name_the_key(
-    tmp_path: Path, section: str, model: type[pydantic.BaseModel], body: dict[str, object], named: str
-) -> None:
-    path = tmp_path / "params.yaml"
-    path.write_text(yaml.safe_dump({section: body}))
+def test_a_deleted_key_is_an_error_naming_it(tmp_path: Path, key: str) -> None:
+    path = _write(tmp_path, _without(RAW, key))
+    with pytest.raises(ParamsError) as caught:
+        load_params(path)
+    assert str(caught.value) == f"{path}: {key}: Field required"
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "named"),
+    [
+        ("train.estimator", "xgboost", "train.estimator"),
+        ("train.logistic_regresion", {}, "train.logistic_regresion"),
+        ("train.random_forest.n_estimators", 0, "train.random_forest.n_estimators"),
+        ("split.test_fraction", 1.5, "split.test_fraction"),
+        ("ingest.rows", -1, "ingest.rows"),
+        ("ingest.start_date", "yesterday", "ingest.start_date"),
+        ("project.threshold", 1.0, "project.threshold"),
+        ("project.name", "Customer Churn", "project.name"),
+    ],
+)
+def test_bad_values_name_the_key(tmp_path: Path, key: str, value: object, named: str) -> None:
+    raw = json.loads(json.dumps(RAW, default=str))
+    *parents, leaf = key.split(".")
+    node = raw
+    for part in parents:
+        node = node[part]
+    node[leaf] = value
     with pytest.raises(ParamsError, match=named.replace(".", r"\.")):
-        load_section(path, section, model)
+        load_params(_write(tmp_path, raw))
 
 
-def test_missing_section_is_named(tmp_path: Path) -> None:
-    path = tmp_path / "params.yaml"
-    path.write_text("ingest: {}\n")
-    with pytest.raises(ParamsError, match="section `train` is missing"):
-        load_section(path, "train", TrainParams)
+def test_a_missing_file_is_named(tmp_path: Path) -> None:
+    with pytest.raises(ParamsError, match="params file not found"):
+        load_params(tmp_path / "nope.yaml")
+
+
+def test_the_estimator_table_is_the_only_list() -> None:
+    choices = typing.get_args(TrainParams.model_fields["estimator"].annotation)
+    assert list(choices) == list(ESTIMATORS)
+    assert set(RAW["train"]) - {"estimator", "seed", "use_sensitive_features", "monotonic"} == set(ESTIMATORS)
+    for name, row in ESTIMATORS.items():
+        assert TrainParams.model_fields[name].annotation is row.settings
+
+
+@pytest.mark.parametrize("estimator", list(ESTIMATORS))
+def test_every_table_row_builds_a_fitted_pipeline(estimator: str, small_frame: pd.DataFrame) -> None:
+    contract = load_contract(ROOT / "data" / "contract.yaml")
+    params = shipped_params().train.model_copy(update={"estimator": estimator})
+    frame = small_frame.head(300)
+    x, y = frame[input_columns(contract)], targets(frame, contract)
+    model = fit(contract, params, x, y)
+    assert type(model[-1]).__module__.startswith("sklearn.")
+    proba = model.predict_proba(x)[:, 1]
+    assert proba.shape == (len(x),) and ((proba >= 0) & (proba <= 1)).all()
+
+
+@pytest.mark.parametrize("name", list(schemas.SCHEMAS))
+def test_the_committed_schemas_are_current(name: str) -> None:
+    committed = (ROOT / "schemas" / name).read_text()
+    assert committed == schemas.render(schemas.SCHEMAS[name]), f"schemas/{name} is stale: run `mlops schema`"
+
+
+def test_the_yaml_files_name_their_schemas() -> None:
+    assert (ROOT / "params.yaml").read_text().splitlines()[0] == (
+        "# yaml-language-server: $schema=schemas/params.schema.json"
+    )
+    assert (ROOT / "data" / "contract.yaml").read_text().splitlines()[0] == (
+        "# yaml-language-server: $schema=../schemas/contract.schema.json"
+    )
+
+
+def test_the_monitoring_config_names_the_project_of_params_yaml() -> None:
+    """deploy/monitoring/ is static config (Prometheus and Grafana read it as is): it must name
+    params.yaml's project.name, the service BentoML reports metrics for, and no other."""
+    name = shipped_params().project.name
+    prometheus = yaml.safe_load((ROOT / "deploy" / "monitoring" / "prometheus.yml").read_text())
+    jobs = [job["job_name"] for job in prometheus["scrape_configs"]]
+    assert jobs and all(job.startswith(f"{name}-") for job in jobs), jobs
+    dashboard = json.loads((ROOT / "deploy" / "monitoring" / "grafana-dashboard.json").read_text())
+    assert dashboard["uid"] == name and dashboard["title"].startswith(f"{name} ")
+    services = re.findall(r'service_name="([^"]*)"', json.dumps(dashboard).replace('\\"', '"'))
+    assert services and set(services) == {name}, services

@@ -298,19 +298,22 @@ def test_the_pr_comment_step_checks_the_artifact_against_the_head_commit(project
     folder = artifact(project, pr=12)
     assert folder.name == "pr-report"
     gh = project / "gh"
-    gh.write_text('#!/bin/sh\necho "$@" > gh.args\necho 13\n')  # GitHub says: the head commit is PR 13's
+    # GitHub says: the head commit is PR 13's (PR 12's head is another commit)
+    listed = [{"headRefOid": "f" * 40, "number": 12}, {"headRefOid": "a" * 40, "number": 13}]
+    gh.write_text(f"#!/bin/sh\necho \"$@\" > gh.args\necho '{json.dumps(listed)}'\n")  # gh pr list --json
     gh.chmod(0o755)
 
     refused = make(project, "pr-comment-target", f"GH={gh}", HEAD_SHA="a" * 40)
     assert refused.returncode == 2 and "names pull request 12; the run belongs to 13" in refused.stderr
     args = (project / "gh.args").read_text()
     assert "--state open" in args and "--search" not in args  # the open PRs themselves, not the search index
-    gh.write_text("#!/bin/sh\necho 12\n")
+    listed = [{"headRefOid": "b" * 40, "number": 12}]
+    gh.write_text(f"#!/bin/sh\necho '{json.dumps(listed)}'\n")
     accepted = make(project, "pr-comment-target", f"GH={gh}", HEAD_SHA="b" * 40)
     assert (accepted.returncode, accepted.stdout) == (0, "pr=12\n"), accepted.stderr
     assert make(project, "pr-comment-target", f"GH={gh}", HEAD_SHA="$(id)").returncode == 2  # not a SHA
 
-    gh.write_text("#!/bin/sh\ntrue\n")  # no open PR has that head: the branch moved on
+    gh.write_text("#!/bin/sh\necho '[]'\n")  # no open PR has that head: the branch moved on
     stale = make(project, "pr-comment-target", f"GH={gh}", HEAD_SHA="c" * 40)
     assert (stale.returncode, stale.stdout) == (0, ""), stale.stderr
     assert "::notice title=pr-comment::" in stale.stderr

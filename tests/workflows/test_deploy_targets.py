@@ -45,7 +45,8 @@ def repo(tmp_path: Path) -> tuple[Path, Path]:
     shutil.copy(ROOT / "Makefile", work / "Makefile")
     (work / "deploy").mkdir()
     commit(work, "production runs A", {"deploy/production.yaml": "model: A\n"})
-    (work / ".gitignore").write_text("/.deploy\n")
+    (work / ".gitignore").write_text("/.deploy\n/.venv\n")
+    (work / ".venv").symlink_to(ROOT / ".venv")  # `mlops revert-production` (no uv sync: no $(STAMP))
     git(work, "remote", "add", "origin", str(remote))
     git(work, "push", "-q", "origin", "main")
     return work, remote

@@ -15,6 +15,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -141,10 +142,22 @@ def preview(report: Path, png: Path | None) -> RenderCheck:
     return result
 
 
-def run_screenshot(html_path: Path, png: Path) -> int:
+def run_preview(report: Path, png: Path | None) -> int:
+    """`mlops report-preview`: fail unless the report shows at least one table and every image loads."""
+    result = preview(report, png)
+    page = report.with_suffix(".html")
+    print(f"report-preview: {result.tables} tables, {len(result.images)} images ({page})")
+    if result.tables == 0 or result.broken_images:
+        broken = result.broken_images
+        print(f"report-preview: FAILED: tables={result.tables}, images not loaded: {broken}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def run_screenshot(html: Path, png: Path) -> int:
     """`mlops screenshot`: a PNG of any local HTML page (the README's drift-report picture)."""
-    if not html_path.exists():
-        raise InputError(f"page not found: {html_path}")
-    screenshot(html_path, png, width=1200, height=1400)
+    if not html.exists():
+        raise InputError(f"page not found: {html}")
+    screenshot(html, png, width=1200, height=1400)
     print(f"screenshot: {png}")
     return 0

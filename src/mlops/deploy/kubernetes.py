@@ -14,6 +14,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from mlops import paths
 from mlops.deploy import manifests
 from mlops.deploy.records import EnvRecord
 from mlops.io import InputError
@@ -61,11 +62,12 @@ def deploy_kubernetes(env: str, record: EnvRecord, bento: str) -> tuple[int, boo
             f"deploy/{env}.yaml has a challenger: the kubernetes target serves one model per Deployment "
             "(run the challenger on the local target, or as a second Deployment of your own)"
         )
-    target = manifests.for_environment(env, record.image, bento)  # type: ignore[arg-type]
-    out = Path(".deploy") / env / "k8s"
-    paths = manifests.write_manifests(target, out)
-    validate(paths)
-    print(f"deploy {env}: {len(paths)} manifests rendered and valid in {out}")
+    app = bento.split(":", 1)[0]  # the bento's name is the project name (mlops package)
+    target = manifests.for_environment(env, record.image, bento, app=app)  # type: ignore[arg-type]
+    out = paths.path("deploy_state") / env / "k8s"
+    written = manifests.write_manifests(target, out)
+    validate(written)
+    print(f"deploy {env}: {len(written)} manifests rendered and valid in {out}")
     if not cluster_configured():
         print(f"deploy {env}: no kubeconfig here: rendered, NOT applied (kubectl apply -f {out})")
         return 0, False

@@ -20,9 +20,11 @@ import time
 from pathlib import Path
 from typing import Any
 
+from mlops import paths
 from mlops.deploy import package, smoke
 from mlops.deploy.records import EnvRecord, env_file, write_record
 from mlops.io import InputError, write_text
+from mlops.params import DeployParams, load_params
 
 # Each environment alternates between two ports (base, base + 1) so the new version starts beside the old.
 # MLOPS_PORT_BASE moves them (staging at the base, production 100 above): two clones, or a test world, on
@@ -41,11 +43,13 @@ def port_base(env: str) -> int:
     return (int(raw) if raw else DEFAULT_PORT_BASE) + PORT_OFFSET[env]
 
 
-STATE = Path(".deploy")
+def state_root() -> Path:
+    """.deploy/ (dvc.yaml `vars.paths.deploy_state`): pids, logs and prediction logs of local servers."""
+    return paths.path("deploy_state")
 
 
 def _state(env: str) -> Path:
-    return STATE / env
+    return state_root() / env
 
 
 def active(env: str) -> dict[str, Any] | None:
@@ -105,21 +109,21 @@ def stop(pid: int, timeout: float = 30.0) -> None:
                 os.kill(child, signal.SIGKILL)
 
 
-def _start(env: str, port: int, bento: str, record: EnvRecord) -> int:
+def _start(env: str, port: int, bento: str, record: EnvRecord, name: str) -> int:
     """Start `bentoml serve` for the record on `port`, in its own process group; returns its pid."""
     state = _state(env)
     state.mkdir(parents=True, exist_ok=True)
     assert record.model is not None
     server_env = {
         **os.environ,
-        "MLOPS_MODEL_TAG": package.model_tag(record.model.md5),
+        "MLOPS_MODEL_TAG": package.model_tag(name, record.model.md5),
         "MLOPS_PREDICTION_LOG_DIR": str((state / "predictions").resolve()),
         "MLOPS_ACCESS_LOG": os.environ.get("MLOPS_ACCESS_LOG", "false"),
     }
     for key in ("MLOPS_CHALLENGER_TAG", "MLOPS_CHALLENGER_MODE", "MLOPS_CHALLENGER_SHARE"):
         server_env.pop(key, None)
     if record.challenger is not None:
-        server_env["MLOPS_CHALLENGER_TAG"] = package.model_tag(record.challenger.model.md5)
+        server_env["MLOPS_CHALLENGER_TAG"] = package.model_tag(name, record.challenger.model.md5)
         server_env["MLOPS_CHALLENGER_MODE"] = record.challenger.mode
         server_env["MLOPS_CHALLENGER_SHARE"] = str(record.challenger.share)
     bentoml_cli = str(Path(sys.executable).parent / "bentoml")
@@ -136,12 +140,12 @@ def _start(env: str, port: int, bento: str, record: EnvRecord) -> int:
     return proc.pid
 
 
-def golden_for(md5: str) -> list[dict[str, Any]]:
+def golden_for(name: str, md5: str) -> list[dict[str, Any]]:
     """The golden requests packaged with the model of this md5 (rows of its holdout, their answers)."""
-    import bentoml
+    from mlops.adapters import bento
 
-    model = bentoml.models.get(package.model_tag(md5))
-    golden: list[dict[str, Any]] = json.loads((Path(model.path) / "golden.json").read_text())
+    model = bento.model(package.model_tag(name, md5))
+    golden: list[dict[str, Any]] = json.loads((model.path / "golden.json").read_text())
     return golden
 
 
@@ -159,15 +163,15 @@ def save_smoke(env: str, result: smoke.SmokeResult, model_version: str, p95_budg
     write_text(json.dumps(data, indent=2) + "\n", _state(env) / "smoke.json")
 
 
-def _alt(record: EnvRecord) -> tuple[str, list[dict[str, Any]]] | None:
+def _alt(record: EnvRecord, name: str) -> tuple[str, list[dict[str, Any]]] | None:
     """The challenger's version and golden set, when it answers part of the traffic (split mode)."""
     if record.challenger is None or record.challenger.mode != "split":
         return None
     md5 = record.challenger.model.md5
-    return package.model_tag(md5), golden_for(md5)
+    return package.model_tag(name, md5), golden_for(name, md5)
 
 
-def deploy_local(env: str, record: EnvRecord, bento: str, p95_budget_ms: float) -> int:
+def deploy_local(env: str, record: EnvRecord, bento: str, p95_budget_ms: float, name: str) -> int:
     """Blue/green on two local ports: start, smoke-test, then switch; a failed smoke keeps the old one."""
     assert record.model is not None
     current = active(env)
@@ -175,12 +179,14 @@ def deploy_local(env: str, record: EnvRecord, bento: str, p95_budget_ms: float) 
     port = base + 1 if current and current["port"] == base else base
     if current and _alive(current["pid"]) and current["port"] == port:
         raise InputError(f"{env}: slot {port} is busy (pid {current['pid']})")
-    pid = _start(env, port, bento, record)
+    pid = _start(env, port, bento, record, name)
     md5 = record.model.md5
-    url, version = f"http://127.0.0.1:{port}", package.model_tag(md5)
+    url, version = f"http://127.0.0.1:{port}", package.model_tag(name, md5)
     try:
-        result = smoke.probe(url, golden_for(md5), version, p95_budget_ms, challenger=_alt(record))
-        save_smoke(env, result, package.model_tag(md5), p95_budget_ms)
+        result = smoke.probe(
+            url, golden_for(name, md5), version, p95_budget_ms, challenger=_alt(record, name)
+        )
+        save_smoke(env, result, package.model_tag(name, md5), p95_budget_ms)
     except BaseException:  # never leave an unrecorded candidate holding the slot (Ctrl-C included)
         stop(pid)
         raise
@@ -204,8 +210,15 @@ def deploy_local(env: str, record: EnvRecord, bento: str, p95_budget_ms: float) 
     return 0
 
 
-def run_smoke(env: str, p95_budget_ms: float) -> int:
+def smoke_budget(deploy: DeployParams, p95_ms: float | None) -> float:
+    """--p95-ms, else params.yaml's deploy.smoke_p95_ms."""
+    return float(p95_ms) if p95_ms is not None else deploy.smoke_p95_ms
+
+
+def run_smoke(env: str, p95_ms: float | None, params: Path) -> int:
     """`mlops smoke`: re-run the smoke test against what serves `env` now."""
+    config = load_params(params)
+    name, p95_budget_ms = config.project.name, smoke_budget(config.deploy, p95_ms)
     current = active(env)
     if current is None:
         raise InputError(f"{env} is not deployed on the local target (.deploy/{env}/active.json missing)")
@@ -213,12 +226,12 @@ def run_smoke(env: str, p95_budget_ms: float) -> int:
     record = EnvRecord.model_validate(current["record"])
     result = smoke.probe(
         f"http://127.0.0.1:{current['port']}",
-        golden_for(md5),
-        package.model_tag(md5),
+        golden_for(name, md5),
+        package.model_tag(name, md5),
         p95_budget_ms,
-        challenger=_alt(record),
+        challenger=_alt(record, name),
     )
-    save_smoke(env, result, package.model_tag(md5), p95_budget_ms)
+    save_smoke(env, result, package.model_tag(name, md5), p95_budget_ms)
     for failure in result.failures:
         print(f"smoke {env}: {failure}", file=sys.stderr)
     print(f"smoke {env}: {'passed' if result.passed else 'FAILED'} (p95 {result.p95_ms:.1f} ms)")

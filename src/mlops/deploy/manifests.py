@@ -6,24 +6,20 @@ meant to be committed (GitOps): a cluster agent such as Argo CD or Flux applies 
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import re
-import sys
-from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Literal, Self
+from typing import Any, Self
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from mlops.deploy.records import deployed_model
+from mlops.deploy import Environment
+from mlops.deploy.records import deployed_model, env_file
 from mlops.io import InputError, write_text
 
-Environment = Literal["staging", "production"]
 Manifest = dict[str, Any]
 
-APP = "customer-churn"  # the bento name, and the `app` label of every object
 PORT = 3000  # `bentoml serve --port`, EXPOSEd by the Dockerfile
 UID = 10001  # the Dockerfile's non-root user
 PREDICTION_LOG_DIR = "/var/lib/mlops/predictions"  # same path as the Dockerfile's MLOPS_PREDICTION_LOG_DIR
@@ -40,6 +36,7 @@ class K8sTarget(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     environment: Environment
+    app: str  # params.yaml project.name: the bento's name and the `app` label of every object
     namespace: str
     image: str
     model_version: str = Field(min_length=1)  # any text; sanitized into a label by `label_value`
@@ -51,7 +48,7 @@ class K8sTarget(BaseModel):
     memory_limit: str
     cpu_target_percent: int = Field(ge=10, le=100)
 
-    @field_validator("namespace")
+    @field_validator("namespace", "app")
     @classmethod
     def _dns_label(cls, value: str) -> str:
         if not _DNS_LABEL.match(value):
@@ -84,7 +81,7 @@ class K8sTarget(BaseModel):
 
     @property
     def name(self) -> str:
-        return f"{APP}-{self.environment}"
+        return f"{self.app}-{self.environment}"
 
 
 # Staging is one small replica that can grow a little; production keeps two replicas so a node drain or
@@ -114,10 +111,13 @@ DEFAULTS: dict[str, dict[str, Any]] = {
 }
 
 
-def for_environment(environment: Environment, image: str, model_version: str, **overrides: Any) -> K8sTarget:
+def for_environment(
+    environment: Environment, image: str, model_version: str, *, app: str, **overrides: Any
+) -> K8sTarget:
     """The target of an environment with its defaults; `overrides` replace any field (validated)."""
     fields = {
         **DEFAULTS[environment],
+        "app": app,
         "namespace": f"mlops-{environment}",
         "environment": environment,
         "image": image,
@@ -142,7 +142,7 @@ def label_value(text: str) -> str:
 
 def _labels(target: K8sTarget) -> dict[str, str]:
     """The selector labels: stable for the life of the Deployment (a selector is immutable)."""
-    return {"app": APP, "environment": target.environment}
+    return {"app": target.app, "environment": target.environment}
 
 
 def _metadata(target: K8sTarget) -> Manifest:
@@ -160,7 +160,7 @@ def _probe(path: str, period: int, failures: int) -> Manifest:
 
 def _container(target: K8sTarget) -> Manifest:
     return {
-        "name": APP,
+        "name": target.app,
         "image": target.image,
         "imagePullPolicy": "IfNotPresent",  # the image is pinned: pulling again can only cost time
         "ports": [{"name": "http", "containerPort": PORT, "protocol": "TCP"}],
@@ -310,28 +310,17 @@ def recorded_model_version(env_file: Path) -> str:
     return f"{model.commit}-{model.md5}"
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """`python -m mlops.deploy.manifests --environment staging --image IMAGE --out DIR` (until the
-    `mlops` CLI grows a subcommand for it). The model version defaults to what deploy/<env>.yaml records."""
-    parser = argparse.ArgumentParser(
-        prog="mlops.deploy.manifests", description="Render the Kubernetes manifests."
-    )
-    parser.add_argument("--environment", choices=sorted(DEFAULTS), required=True)
-    parser.add_argument("--image", required=True, help="image reference with a tag or @sha256 digest")
-    parser.add_argument("--model-version", help="default: <commit>-<md5> from deploy/<environment>.yaml")
-    parser.add_argument("--deploy-dir", type=Path, default=Path("deploy"))
-    parser.add_argument("--out", type=Path, required=True)
-    args = parser.parse_args(argv)
+def run(env: Environment, image: str, model_version: str | None, out: Path, params: Path) -> int:
+    """`mlops k8s-render`: write an environment's manifests to `out` (GitOps: commit them, or let a
+    controller apply them). The model version defaults to what deploy/<env>.yaml records."""
+    from mlops.params import load_params
+
+    app = load_params(params).project.name
+    version = model_version or recorded_model_version(env_file(env))
     try:
-        version = args.model_version or recorded_model_version(args.deploy_dir / f"{args.environment}.yaml")
-        target = for_environment(args.environment, args.image, version)
-    except (InputError, ValueError) as exc:  # pydantic's ValidationError is a ValueError
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    for path in write_manifests(target, args.out):
+        target = for_environment(env, image, version, app=app)
+    except ValueError as exc:  # pydantic's ValidationError: the message names the field
+        raise InputError(f"k8s-render {env}: {exc}") from exc
+    for path in write_manifests(target, out):
         print(path)
     return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -2,9 +2,10 @@
 
 Refuses unless the gates passed for exactly this model file (reports/gates.json records its md5): a model
 that failed or skipped the gates cannot be packaged, so it cannot be deployed. The BentoML model is
-tagged by the model's md5 (`customer-churn:<md5[:16]>`), so packaging the same model twice is a no-op and
-a tag names the same bytes everywhere. It carries the contract it was trained on (the service builds its
-request schema from it) and its lineage as metadata: git commit, data and model md5, MLflow run, threshold.
+tagged by the project name and the model's md5 (`<project.name>:<md5[:16]>`), so packaging the same model
+twice is a no-op and a tag names the same bytes everywhere. It carries the contract it was trained on (the
+service builds its request schema from it) and its lineage as metadata: git commit, data and model md5,
+MLflow run, threshold.
 
 Offline by design: `lock_packages: false` (the build would otherwise resolve packages online); the
 runtime environment is the project's own uv.lock (the Dockerfile installs it).
@@ -14,17 +15,16 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from mlops import paths
 from mlops.io import InputError, read_json, write_text
 from mlops.lineage import file_md5, git_state
 
-NAME = "customer-churn"
 SERVICE = "mlops.serving.service:ChurnService"
 
 
@@ -37,9 +37,9 @@ class Packaged:
     metadata: dict[str, Any]
 
 
-def model_tag(md5: str) -> str:
-    """The BentoML model tag of a model file: its md5 names the same bytes everywhere."""
-    return f"{NAME}:{md5[:16]}"
+def model_tag(name: str, md5: str) -> str:
+    """The BentoML model tag of a model file (name: params.yaml project.name): its md5 names the bytes."""
+    return f"{name}:{md5[:16]}"
 
 
 def code_hash(project: Path) -> str:
@@ -87,8 +87,8 @@ def lineage(project: Path, model_md5: str, threshold: float, experiment: str) ->
         "threshold": threshold,
         "git_commit": git["git_commit"],
         "git_dirty": git["git_dirty"],
-        "train_data_md5": outs.get("data/processed/train.parquet", ""),
-        "raw_data_md5": outs.get("data/raw/customers.parquet", ""),
+        "train_data_md5": outs.get(str(paths.path("train", project / paths.DVC_YAML)), ""),
+        "raw_data_md5": outs.get(str(paths.path("raw", project / paths.DVC_YAML)), ""),
         "mlflow_run_id": run_id,
     }
 
@@ -124,79 +124,77 @@ def golden_set(
 
 
 def ensure_model(
-    model_path: Path, contract_path: Path, metadata: dict[str, Any], golden: list[dict[str, Any]]
+    name: str, model_path: Path, contract_path: Path, metadata: dict[str, Any], golden: list[dict[str, Any]]
 ) -> str:
     """The BentoML model for this file (created once; later calls find it by its md5 tag)."""
-    import bentoml
+    from mlops.adapters import bento
 
-    tag = model_tag(metadata["model_md5"])
-    try:
-        return str(bentoml.models.get(tag).tag)
-    except bentoml.exceptions.NotFound:
-        pass
-    with bentoml.models.create(tag, metadata=metadata, labels={"stage": "gated"}) as model:
-        shutil.copyfile(model_path, Path(model.path) / "model.joblib")
-        shutil.copyfile(contract_path, Path(model.path) / "contract.yaml")
-        (Path(model.path) / "golden.json").write_text(json.dumps(golden, indent=1))
-    return tag
+    tag = model_tag(name, metadata["model_md5"])
+    if (stored := bento.find_model(tag)) is not None:
+        return stored.tag
+    files: dict[str, Path | str] = {
+        "model.joblib": model_path,
+        "contract.yaml": contract_path,
+        "golden.json": json.dumps(golden, indent=1),
+    }
+    return bento.create_model(tag, metadata=metadata, labels={"stage": "gated"}, files=files)
 
 
 def build_bento(tag: str, project: Path, labels: dict[str, str]) -> str:
-    """Build the bento of a packaged model (offline: no package locking); returns the bento tag."""
-    import bentoml
-    from bentoml._internal.bento.build_config import BentoEnvSchema  # the type build() declares for envs
+    """Build the bento of a packaged model (offline: no package locking); returns the bento tag.
 
+    The bento, its service and its model share the project name (the model tag's name): the container has no
+    params.yaml, so the name travels in the bento's envs as MLOPS_PROJECT."""
+    from mlops.adapters import bento
+
+    name, md5_prefix = tag.split(":", 1)
     os.environ["MLOPS_MODEL_TAG"] = tag  # the service module reads its request schema from this model
-    bento = bentoml.bentos.build(
+    os.environ["MLOPS_PROJECT"] = name  # ...and its service name from this
+    return bento.build_bento(
         SERVICE,
-        name=NAME,
-        version=bento_version(tag.split(":", 1)[1], project),
+        name=name,
+        version=bento_version(md5_prefix, project),
         labels=labels,
         include=["src/mlops/**/*.py", "src/mlops/py.typed", "data/contract.yaml", "pyproject.toml"],
         # BENTOML_HOME (.bentoml/) lives in the project: never walk into it, nor into other heavy folders.
         exclude=[".bentoml", ".venv", ".git", ".dvc", "data/raw", "data/processed", "node_modules", ".tools"],
-        envs=[BentoEnvSchema(name="MLOPS_MODEL_TAG", value=tag)],
+        envs={"MLOPS_MODEL_TAG": tag, "MLOPS_PROJECT": name},
         models=[tag],
         python={"lock_packages": False, "packages": []},
-        build_ctx=str(project),
+        build_ctx=project,
     )
-    return str(bento.tag)
 
 
 def run(
-    params_path: Path,
-    contract_path: Path,
-    model_path: Path,
-    gates_path: Path,
-    holdout: Path,
-    export_dir: Path,
+    params: Path,
+    contract: Path,
+    model: Path,
+    gates: Path,
+    test: Path,
+    out: Path,
     project: Path = Path(),
 ) -> int:
-    import bentoml
+    from mlops.adapters import bento
+    from mlops.params import load_params
 
-    from mlops.params import EvaluateParams, TrainParams, load_section
-
-    if not model_path.exists():
-        raise InputError(f"model not found: {model_path} (run make pipeline, or dvc pull)")
-    md5 = file_md5(model_path)
-    check_gates(gates_path, md5)
-    threshold = load_section(params_path, "evaluate", EvaluateParams).threshold
-    experiment = load_section(params_path, "train", TrainParams).mlflow.experiment
-    metadata = lineage(project, md5, threshold, experiment)
-    golden = golden_set(model_path, contract_path, holdout, threshold)
-    tag = ensure_model(model_path, contract_path, metadata, golden)
+    if not model.exists():
+        raise InputError(f"model not found: {model} (run make pipeline, or dvc pull)")
+    md5 = file_md5(model)
+    check_gates(gates, md5)
+    project_params = load_params(params).project
+    name, threshold = project_params.name, project_params.threshold
+    metadata = lineage(project, md5, threshold, name)
+    golden = golden_set(model, contract, test, threshold)
+    tag = ensure_model(name, model, contract, metadata, golden)
     labels = {k: str(metadata[k])[:63] for k in ("model_md5", "git_commit", "mlflow_run_id")}
-    try:
-        bento_tag = str(bentoml.get(f"{NAME}:{bento_version(md5, project)}").tag)
-    except bentoml.exceptions.NotFound:
-        bento_tag = build_bento(tag, project, labels)
-    export_dir.mkdir(parents=True, exist_ok=True)
-    export = export_dir / f"{NAME}.bento"
-    tmp = export_dir / f".{NAME}.partial.bento"
+    bento_tag = bento.find_bento(f"{name}:{bento_version(md5, project)}") or build_bento(tag, project, labels)
+    out.mkdir(parents=True, exist_ok=True)
+    export = out / f"{name}.bento"  # the Dockerfile's `COPY dist/${PROJECT}.bento`
+    tmp = out / f".{name}.partial.bento"
     tmp.unlink(missing_ok=True)
-    bentoml.export_bento(bento_tag, str(tmp.resolve()))
+    bento.export_bento(bento_tag, tmp)
     tmp.replace(export)  # a half-written export never carries the final name
     result = Packaged(tag, bento_tag, md5, str(export), metadata)
-    write_text(json.dumps(asdict(result), indent=2) + "\n", export_dir / "package.json")
+    write_text(json.dumps(asdict(result), indent=2) + "\n", out / "package.json")
     print(f"package: model {tag}, bento {bento_tag} -> {export}")
     return 0

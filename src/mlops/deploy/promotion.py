@@ -106,12 +106,12 @@ ALIASES = {"staging": "staging", "production": "champion"}
 def run_aliases(env: str, params: Path) -> int:
     """Mirror deploy/<env>.yaml into the MLflow registry alias (staging / champion)."""
     from mlops.adapters.tracking import set_alias, tracking_uri
-    from mlops.params import TrainParams, load_section
+    from mlops.params import load_params
 
     record = read_record(env_file(env))
     if record.model is None:
         raise InputError(f"{env_file(env)} records no model: no alias to set")
-    registered = load_section(params, "train", TrainParams).mlflow.registered_model
+    registered = load_params(params).project.name
     try:
         version = set_alias(registered_model=registered, alias=ALIASES[env], model_md5=record.model.md5)
     except LookupError as exc:

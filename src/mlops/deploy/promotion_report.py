@@ -12,7 +12,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from mlops.deploy.records import EnvRecord, read_record
+from mlops import paths
+from mlops.deploy.records import EnvRecord, env_file, read_record
 from mlops.io import write_text
 from mlops.pr.render import cell, fmt
 
@@ -69,19 +70,20 @@ def build(
     return "\n".join(lines) + "\n"
 
 
-def run(out: Path) -> int:
-    staging = read_record(Path("deploy/staging.yaml"))
-    production = read_record(Path("deploy/production.yaml"))
+def run(out: Path, gates: Path, metrics: Path) -> int:
+    """`mlops promotion-report`: gather the records, staging's last smoke test, gates and metrics."""
+    staging = read_record(env_file("staging"))
+    production = read_record(env_file("production"))
     if staging.model is None:
         from mlops.io import InputError
 
-        raise InputError("deploy/staging.yaml records no model: deploy staging first")
+        raise InputError(f"{env_file('staging')} records no model: deploy staging first")
 
-    def load(path: str) -> Any:
-        return json.loads(Path(path).read_text()) if Path(path).exists() else None
+    def load(file: Path) -> Any:
+        return json.loads(file.read_text()) if file.exists() else None
 
-    smoke = load(".deploy/staging/smoke.json")
-    text = build(staging, production, smoke, load("reports/gates.json"), load("reports/metrics.json"))
+    smoke = load(paths.path("deploy_state") / "staging" / "smoke.json")
+    text = build(staging, production, smoke, load(gates), load(metrics))
     write_text(text, out)
     print(f"promotion-report: {out}")
     return 0

@@ -14,6 +14,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from mlops.deploy import Environment
 from mlops.io import InputError
 from mlops.lineage import file_md5
 
@@ -32,9 +33,11 @@ class DeployedModel(BaseModel):
         return f"md5 {self.md5[:8]} from {self.commit[:8]}"
 
 
-def env_file(env: str) -> Path:
-    """deploy/<env>.yaml: the git record of what runs in that environment."""
-    return Path("deploy") / f"{env}.yaml"
+def env_file(env: Environment | str) -> Path:
+    """deploy/<env>.yaml (dvc.yaml `vars.paths.<env>`): the git record of what runs in that environment."""
+    from mlops.paths import path
+
+    return path(env)
 
 
 def deployed_model(env_file: Path) -> DeployedModel | None:
@@ -102,7 +105,7 @@ class EnvRecord(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    environment: Literal["staging", "production"]
+    environment: Environment
     model: DeployedModel | None = None
     challenger: ChallengerRecord | None = None
     image: str | None = None  # container image (set by the deploy workflow for the kubernetes target)

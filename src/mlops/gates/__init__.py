@@ -1,4 +1,6 @@
 """Promotion gates: pure checks that a candidate model must pass before anyone may promote it.
 
-Each module holds one gate family and returns `GateResult`s; `result.py` turns them into the checklist.
+Each family module (performance, robustness, behaviour, fairness, operational, champion) checks one gate
+family and returns `GateResult`s; `suite.py` runs the enabled families in order, and `result.py` turns
+their results into the verdict and the checklist.
 """

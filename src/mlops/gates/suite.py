@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from mlops import threads
 from mlops.contract import Contract
 from mlops.deploy.records import deployed_model, load_deployed_model
 from mlops.gates import behaviour, champion, fairness, operational, performance, robustness
@@ -60,7 +61,8 @@ def run_gates(
     def predict(frame: pd.DataFrame) -> np.ndarray:
         return np.asarray(model.predict_proba(frame)[:, 1])
 
-    proba = predict(x)
+    with threads.one_native_thread():  # no OpenMP spin-waiting on a loaded machine; same scores
+        proba = predict(x)
 
     def champion_gate() -> list[GateResult]:
         try:

@@ -22,7 +22,7 @@ import pandas as pd
 from mlops.contract import Contract, load_contract
 from mlops.io import InputError, load_model, read_json, read_table, write_text
 from mlops.monitoring import drift as rules
-from mlops.params import EvaluateParams, MonitoringParams, load_section
+from mlops.params import MonitoringParams, load_params
 from mlops.serving.predlog import FEEDBACK_PREFIX, read_records
 
 
@@ -110,39 +110,39 @@ def _input_drift(
 
 
 def run(
-    params_path: Path,
-    contract_path: Path,
+    params: Path,
+    contract: Path,
     log_dir: Path,
-    reference_path: Path,
-    model_path: Path,
-    metrics_path: Path,
+    reference: Path,
+    model: Path,
+    metrics: Path,
     production: Path,
-    out_dir: Path,
+    out: Path,
     now: dt.datetime | None = None,
 ) -> int:
-    params = load_section(params_path, "monitoring", MonitoringParams)
-    threshold = load_section(params_path, "evaluate", EvaluateParams).threshold
-    contract = load_contract(contract_path)
+    config = load_params(params)
+    section, threshold = config.monitoring, config.project.threshold
+    data_contract = load_contract(contract)
     if not log_dir.is_dir():
         raise InputError(f"prediction log folder not found: {log_dir}")
     now = now or dt.datetime.now(dt.UTC)
     frame = rules.log_frame(read_records(log_dir))
-    current = rules.window(frame, params.window_hours, now, params.sample_cap)
-    baseline = read_json(metrics_path)
+    current = rules.window(frame, section.window_hours, now, section.sample_cap)
+    baseline = read_json(metrics)
     concept = rules.concept_check(
-        rules.labelled(current, read_records(log_dir, FEEDBACK_PREFIX)), baseline, threshold, params
+        rules.labelled(current, read_records(log_dir, FEEDBACK_PREFIX)), baseline, threshold, section
     )
-    out_dir.mkdir(parents=True, exist_ok=True)
-    if len(current) < params.min_rows:
-        summary = rules.insufficient(len(current), params, concept)
+    out.mkdir(parents=True, exist_ok=True)
+    if len(current) < section.min_rows:
+        summary = rules.insufficient(len(current), section, concept)
         if concept.get("drift"):  # too few rows for input drift, but enough labels to see the relation move
             summary["status"] = "drift"
             summary["reasons"].append(rules.concept_reason(concept))
     else:
-        model = (production, model_path)
-        summary = _input_drift(params, contract, current, concept, reference_path, model, out_dir)
-    summary["window"] = {"hours": params.window_hours, "end": now.isoformat()}
-    write_text(json.dumps(summary, indent=2, default=str) + "\n", out_dir / "drift.json")
+        models = (production, model)
+        summary = _input_drift(section, data_contract, current, concept, reference, models, out)
+    summary["window"] = {"hours": section.window_hours, "end": now.isoformat()}
+    write_text(json.dumps(summary, indent=2, default=str) + "\n", out / "drift.json")
     stream = sys.stdout if summary["status"] != "drift" else sys.stderr
     print("\n".join(_summary_lines(summary)), file=stream)
     return rules.EXIT_DRIFT if summary["status"] == "drift" else 0
@@ -173,8 +173,8 @@ def issue_body(summary: dict[str, Any], run_url: str | None) -> str:
     return "\n".join(lines) + "\n"
 
 
-def run_issue_body(summary_path: Path, out: Path, run_url: str | None) -> int:
-    write_text(issue_body(read_json(summary_path), run_url), out)
+def run_issue_body(summary: Path, out: Path, run_url: str | None) -> int:
+    write_text(issue_body(read_json(summary), run_url), out)
     print(f"drift-issue-body: {out}")
     return 0
 

@@ -18,7 +18,7 @@ import pandas as pd
 from mlops.contract import load_contract
 from mlops.io import InputError, write_parquet
 from mlops.monitoring import drift as rules
-from mlops.params import MonitoringParams, load_section
+from mlops.params import load_params
 from mlops.serving.predlog import FEEDBACK_PREFIX, read_records
 
 
@@ -36,7 +36,6 @@ SOURCE_LINE = re.compile(r"^(\s+source:\s*)(\S+)(.*)$", re.MULTILINE)
 def set_ingest_source(params_path: Path, source: str) -> None:
     """Point `ingest.source` at the extract (keeping the file's comments), then validate the result."""
     from mlops.io import write_text
-    from mlops.params import IngestParams
 
     text = params_path.read_text()
     head, sep, rest = text.partition("\ningest:\n")
@@ -45,32 +44,32 @@ def set_ingest_source(params_path: Path, source: str) -> None:
         raise InputError(f"{params_path}: no `source:` line under `ingest:` to point at {source}")
     rest = rest[: match.start()] + f"{match.group(1)}{source}{match.group(3)}" + rest[match.end() :]
     write_text(head + sep + rest, params_path)
-    if load_section(params_path, "ingest", IngestParams).source != source:
+    if load_params(params_path).ingest.source != source:
         raise InputError(f"{params_path}: ingest.source is not {source} after the edit")
 
 
 def run(
-    params_path: Path, contract_path: Path, log_dir: Path, out: Path, min_rows: int, set_source: bool = False
+    params: Path, contract: Path, log_dir: Path, out: Path, min_rows: int, set_source: bool = False
 ) -> int:
-    params = load_section(params_path, "monitoring", MonitoringParams)
-    contract = load_contract(contract_path)
+    section = load_params(params).monitoring
+    data_contract = load_contract(contract)
     if not log_dir.is_dir():
         raise InputError(f"prediction log folder not found: {log_dir}")
     frame = rules.window(
-        rules.log_frame(read_records(log_dir)), params.window_hours, dt.datetime.now(dt.UTC), 10_000_000
+        rules.log_frame(read_records(log_dir)), section.window_hours, dt.datetime.now(dt.UTC), 10_000_000
     )
     joined = rules.labelled(frame, read_records(log_dir, FEEDBACK_PREFIX))
-    data = extract(joined, list(contract.columns), contract.target, contract.id_column)
+    data = extract(joined, list(data_contract.columns), data_contract.target, data_contract.id_column)
     if len(data) < min_rows:
         raise InputError(
-            f"{len(data)} labelled customers in the last {params.window_hours:g} h of {log_dir}; "
+            f"{len(data)} labelled customers in the last {section.window_hours:g} h of {log_dir}; "
             f"a retrain needs at least {min_rows}"
         )
-    data[contract.time_column] = pd.to_datetime(data[contract.time_column])
+    data[data_contract.time_column] = pd.to_datetime(data[data_contract.time_column])
     write_parquet(data, out)
-    rate = float(data[contract.target].mean())
+    rate = float(data[data_contract.target].mean())
     print(f"refresh-data: {len(data)} labelled customers (churn rate {rate:.1%}) -> {out}")
     if set_source:
-        set_ingest_source(params_path, str(out))
-        print(f"refresh-data: {params_path} ingest.source -> {out}")
+        set_ingest_source(params, str(out))
+        print(f"refresh-data: {params} ingest.source -> {out}")
     return 0

@@ -307,15 +307,15 @@ STALE = (
 )
 
 
-def run(artifact: Path, expected: str | None = None) -> int:
+def run(artifact: Path, expect_pr: str | None = None) -> int:
     """Print `pr=<n>` for $GITHUB_OUTPUT; print nothing (a notice on stderr, exit 0) when the run is stale."""
-    if expected is not None and not expected.strip():
+    if expect_pr is not None and not expect_pr.strip():
         # stdout is $GITHUB_OUTPUT (key=value lines only); the runner reads workflow commands on stderr too.
         print(STALE, file=sys.stderr)
         return 0
-    if expected is not None and not expected.strip().isdigit():
-        raise InputError(f"--expect-pr: not a pull-request number: {expected!r}")
-    print(f"pr={pr_number(artifact, int(expected) if expected is not None else None)}")
+    if expect_pr is not None and not expect_pr.strip().isdigit():
+        raise InputError(f"--expect-pr: not a pull-request number: {expect_pr!r}")
+    print(f"pr={pr_number(artifact, int(expect_pr) if expect_pr is not None else None)}")
     return 0
 
 

@@ -168,27 +168,27 @@ def gather(
 
 
 def run(
-    params_path: Path,
+    params: Path,
     base: str,
-    out_dir: Path,
+    out: Path,
     pr: int | None,
     head: str | None = None,
     project: Path = Path(),
 ) -> int:
-    from mlops.params import TrainParams, load_section
+    from mlops.params import load_params
 
-    experiment = load_section(params_path, "train", TrainParams).mlflow.experiment
-    out_dir = out_dir.resolve()
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    build = Path(tempfile.mkdtemp(dir=out_dir.parent, prefix=f".{out_dir.name}."))
+    experiment = load_params(params).project.name
+    out = out.resolve()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    build = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}."))
     try:
         inputs = gather(base, build, project.resolve(), experiment, head)
         write_text(render.build(inputs), build / "report.md")
         if pr is not None:
             write_json({"pr": pr, "base": base}, build / META)
-        shutil.rmtree(out_dir, ignore_errors=True)
-        build.replace(out_dir)
+        shutil.rmtree(out, ignore_errors=True)
+        build.replace(out)
     finally:
         shutil.rmtree(build, ignore_errors=True)
-    print(f"report: {render.headline(inputs)} -> {out_dir / 'report.md'} ({len(inputs.plots)} plots)")
+    print(f"report: {render.headline(inputs)} -> {out / 'report.md'} ({len(inputs.plots)} plots)")
     return 0

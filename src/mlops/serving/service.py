@@ -1,8 +1,12 @@
 """The BentoML 1.4 service: /predict, /predict_batch, /feedback, plus BentoML's /readyz, /livez, /metrics.
 
+The one module besides mlops.adapters.bento that imports bentoml: the service class is BentoML's
+decorators. Model-store reads (the champion's folder and metadata) go through the adapter.
+
 Configuration comes from the environment, set by `mlops deploy` from deploy/<env>.yaml (and baked into
 the bento as defaults by `mlops package`):
-  MLOPS_MODEL_TAG          champion model in the BentoML model store (customer-churn:<md5 prefix>)
+  MLOPS_PROJECT            params.yaml project.name: the service's name (baked in by `mlops package`)
+  MLOPS_MODEL_TAG          champion model in the BentoML model store (<project>:<md5 prefix>)
   MLOPS_CHALLENGER_TAG     optional challenger; MLOPS_CHALLENGER_MODE split|shadow; MLOPS_CHALLENGER_SHARE
   MLOPS_PREDICTION_LOG_DIR prediction log folder (rotating JSONL); MLOPS_PREDICTION_LOG_URL fsspec copy
   MLOPS_CONTRACT           the data contract the request schema is generated from
@@ -21,6 +25,7 @@ from typing import Annotated, Any
 import bentoml
 from pydantic import BaseModel, ConfigDict, Field
 
+from mlops.adapters import bento as bento_store
 from mlops.contract import load_contract
 from mlops.serving import telemetry
 from mlops.serving.guard import RequestGuard
@@ -28,7 +33,10 @@ from mlops.serving.predlog import FEEDBACK_PREFIX, PredictionLog
 from mlops.serving.runtime import Challenger, MicroBatcher, Runtime, load_packaged, request_id
 from mlops.serving.schema import MAX_BATCH, record_model
 
-MODEL_TAG = os.environ.get("MLOPS_MODEL_TAG", "customer-churn:latest")
+# params.yaml project.name, which the container cannot read: MLOPS_PROJECT (the Dockerfile's ENV, the
+# bento's envs), else the name part of MLOPS_MODEL_TAG (`mlops deploy` sets it; tags are <project>:<md5>).
+PROJECT = os.environ.get("MLOPS_PROJECT") or os.environ.get("MLOPS_MODEL_TAG", "").split(":", 1)[0]
+MODEL_TAG = os.environ.get("MLOPS_MODEL_TAG") or f"{PROJECT}:latest"
 LOG_DIR = os.environ.get("MLOPS_PREDICTION_LOG_DIR", "predictions")
 
 
@@ -36,7 +44,7 @@ def _contract_path() -> Path:
     """The contract the champion was trained on: packaged beside it, so schema and model always agree."""
     if explicit := os.environ.get("MLOPS_CONTRACT"):
         return Path(explicit)
-    return Path(bentoml.models.get(MODEL_TAG).path) / "contract.yaml"
+    return bento_store.model(MODEL_TAG).path / "contract.yaml"
 
 
 CONTRACT = load_contract(_contract_path())
@@ -64,12 +72,12 @@ class Label(BaseModel):
 
 
 def _load(tag: str) -> Any:
-    model = bentoml.models.get(tag)
-    return load_packaged(Path(model.path), str(model.tag), dict(model.info.metadata))
+    model = bento_store.model(tag)
+    return load_packaged(model.path, model.tag, model.metadata)
 
 
 @bentoml.service(
-    name="customer-churn",
+    name=PROJECT or None,
     workers=1,
     traffic={"timeout": 30, "max_concurrency": 256},
     logging={"access": {"enabled": os.environ.get("MLOPS_ACCESS_LOG", "true") == "true"}},

@@ -1,1 +1,3 @@
-"""Stage edges: one module per dvc.yaml stage; each reads params and files, calls pure functions, writes."""
+"""Stage edges: exactly the six dvc.yaml stages (ingest, validate, split, train, evaluate, gate), one module
+each; each reads params and files, calls pure functions, writes. Commands outside the DVC graph (package,
+deploy, drift, the PR report) live in mlops.deploy, mlops.monitoring and mlops.pr."""

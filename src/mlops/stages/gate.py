@@ -15,33 +15,31 @@ from mlops.gates.result import markdown, report
 from mlops.gates.suite import champion_predictions, run_gates
 from mlops.io import load_model, read_json, read_table, write_json, write_text
 from mlops.lineage import file_md5
-from mlops.params import EvaluateParams, GatesParams, TrainParams, load_section
+from mlops.params import load_params
 
 
 def run(
-    params_path: Path,
-    contract_path: Path,
-    test_path: Path,
-    model_path: Path,
-    metrics_path: Path,
+    params: Path,
+    contract: Path,
+    test: Path,
+    model: Path,
+    metrics: Path,
     production: Path,
     report_json: Path,
     report_md: Path,
 ) -> int:
-    gates = load_section(params_path, "gates", GatesParams)
-    threshold = load_section(params_path, "evaluate", EvaluateParams).threshold
-    train = load_section(params_path, "train", TrainParams)
-    contract = load_contract(contract_path)
-    model_md5 = file_md5(model_path)
+    config = load_params(params)
+    data_contract = load_contract(contract)
+    model_md5 = file_md5(model)
     results, disabled = run_gates(
-        gates=gates,
-        contract=contract,
-        features=contract.features(include_sensitive=train.use_sensitive_features),
-        threshold=threshold,
-        model=load_model(model_path),
-        holdout=read_table(test_path),
-        metrics=read_json(metrics_path),
-        model_bytes=model_path.stat().st_size,
+        gates=config.gates,
+        contract=data_contract,
+        features=data_contract.features(include_sensitive=config.train.use_sensitive_features),
+        threshold=config.project.threshold,
+        model=load_model(model),
+        holdout=read_table(test),
+        metrics=read_json(metrics),
+        model_bytes=model.stat().st_size,
         champion_proba=lambda x: champion_predictions(production, model_md5, x),
     )
     # The model's md5 ties this report to the model it judged (the PR report checks it is current).
@@ -49,7 +47,7 @@ def run(
     write_json(data, report_json)
     write_text(markdown(data), report_md)
     log_to_model_run(
-        experiment=train.mlflow.experiment,
+        experiment=config.project.name,
         model_md5=model_md5,
         metrics={f"gate.{r.gate}.{r.check}": r.value for r in results if r.value is not None},
         artifacts=[report_json, report_md],

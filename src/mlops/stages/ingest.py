@@ -9,7 +9,7 @@ import pandas as pd
 from mlops.contract import load_contract
 from mlops.generate import generate
 from mlops.io import read_table, write_parquet
-from mlops.params import IngestParams, load_section
+from mlops.params import IngestParams, load_params
 
 
 def produce(params: IngestParams, time_column: str) -> pd.DataFrame:
@@ -26,10 +26,10 @@ def produce(params: IngestParams, time_column: str) -> pd.DataFrame:
     return read_table(params.source, time_column=time_column)
 
 
-def run(params_path: Path, contract_path: Path, out: Path) -> int:
-    params = load_section(params_path, "ingest", IngestParams)
-    contract = load_contract(contract_path)
-    df = produce(params, contract.time_column)
+def run(params: Path, contract: Path, out: Path) -> int:
+    section = load_params(params).ingest
+    data_contract = load_contract(contract)
+    df = produce(section, data_contract.time_column)
     write_parquet(df, out)
-    print(f"ingest: {len(df)} rows x {df.shape[1]} columns from {params.source} -> {out}")
+    print(f"ingest: {len(df)} rows x {df.shape[1]} columns from {section.source} -> {out}")
     return 0

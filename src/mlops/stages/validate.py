@@ -15,10 +15,10 @@ from mlops.io import read_table, write_json, write_text
 from mlops.validation import expectations_for, markdown, summary
 
 
-def run(contract_path: Path, data: Path, report_json: Path, report_md: Path) -> int:
-    contract = load_contract(contract_path)
-    df = read_table(data, time_column=contract.time_column)
-    results = run_expectations(df, expectations_for(contract, list(df.columns)))
+def run(contract: Path, data: Path, report_json: Path, report_md: Path) -> int:
+    data_contract = load_contract(contract)
+    df = read_table(data, time_column=data_contract.time_column)
+    results = run_expectations(df, expectations_for(data_contract, list(df.columns)))
     report = summary(results, rows=len(df), columns=[str(c) for c in df.columns])
     write_json(report, report_json)
     write_text(markdown(report), report_md)

@@ -12,6 +12,15 @@ from mlops.deploy.records import DeployedModel, EnvRecord
 from mlops.io import InputError
 
 MODEL = DeployedModel(md5="fdb50ece07e0416d4e1feaea827040af", commit="a" * 40)
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(autouse=True)
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A project folder with the repository's dvc.yaml (where every path is declared), as cwd."""
+    (tmp_path / "dvc.yaml").write_text((ROOT / "dvc.yaml").read_text())
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
 
 
 def test_manifests_are_rendered_validated_and_not_applied_without_a_cluster(

@@ -11,14 +11,17 @@ from typing import Any
 import pytest
 import yaml
 from pydantic import ValidationError
+from tests.conftest import ROOT, shipped_params
 
+from mlops.cli import main
 from mlops.deploy.kubernetes import KUBERNETES_VERSION
-from mlops.deploy.manifests import K8sTarget, for_environment, label_value, main, render, write_manifests
+from mlops.deploy.manifests import K8sTarget, for_environment, label_value, render, write_manifests
 
 VALIDATE = Path(sys.executable).parent / "kubernetes-validate"
 # Pinned: the tool's default moves with every release (1.37 today), and a test must not change verdict
 # when the dev dependency is bumped. 1.30 is the oldest Kubernetes still widely supported by providers.
 K8S_VERSION = KUBERNETES_VERSION  # the version `mlops deploy --target kubernetes` validates against
+APP = shipped_params().project.name  # params.yaml project.name: the app label and object names
 IMAGE = "ghcr.io/example/customer-churn:0.1.0"
 SHA = "0123456789abcdef0123456789abcdef01234567"  # a 40-char git commit
 MD5 = "d41d8cd98f00b204e9800998ecf8427e"
@@ -41,7 +44,7 @@ def _by_kind(target: K8sTarget) -> dict[str, dict[str, Any]]:
 
 @pytest.fixture(params=["staging", "production"])
 def target(request: pytest.FixtureRequest) -> K8sTarget:
-    return for_environment(request.param, IMAGE, f"{SHA}-{MD5}")
+    return for_environment(request.param, IMAGE, f"{SHA}-{MD5}", app=APP)
 
 
 def test_written_manifests_pass_strict_schema_validation(target: K8sTarget, tmp_path: Path) -> None:
@@ -61,7 +64,7 @@ def test_written_manifests_pass_strict_schema_validation(target: K8sTarget, tmp_
 
 def test_a_misspelt_field_fails_strict_validation_naming_it(tmp_path: Path) -> None:
     # Without --strict, unknown fields pass silently: a typo would deploy a pod with no readiness probe.
-    deployment = _by_kind(for_environment("staging", IMAGE, "v1"))["Deployment"]
+    deployment = _by_kind(for_environment("staging", IMAGE, "v1", app=APP))["Deployment"]
     container = deployment["spec"]["template"]["spec"]["containers"][0]
     container["readinessProbes"] = container.pop("readinessProbe")
     bad = tmp_path / "bad.yaml"
@@ -117,8 +120,10 @@ def test_labels_selectors_and_names(target: K8sTarget) -> None:
 
 
 def test_autoscaler_bounds_per_environment() -> None:
-    staging = _by_kind(for_environment("staging", IMAGE, "v1"))["HorizontalPodAutoscaler"]["spec"]
-    production = _by_kind(for_environment("production", IMAGE, "v1"))["HorizontalPodAutoscaler"]["spec"]
+    staging = _by_kind(for_environment("staging", IMAGE, "v1", app=APP))["HorizontalPodAutoscaler"]["spec"]
+    production = _by_kind(for_environment("production", IMAGE, "v1", app=APP))["HorizontalPodAutoscaler"][
+        "spec"
+    ]
     assert (staging["minReplicas"], staging["maxReplicas"]) == (1, 2)
     assert production["minReplicas"] >= 2 and production["maxReplicas"] > production["minReplicas"]
     assert production["scaleTargetRef"] == {
@@ -156,21 +161,23 @@ def test_invalid_targets_are_refused(overrides: dict[str, Any], message: str) ->
     fields = {"image": IMAGE, **overrides}
     image = fields.pop("image")
     with pytest.raises(ValidationError, match=message):
-        for_environment("staging", image, "v1", **fields)
+        for_environment("staging", image, "v1", app=APP, **fields)
 
 
 def test_a_digest_pinned_image_is_accepted() -> None:
     image = "ghcr.io/example/customer-churn@sha256:" + "0" * 64
-    assert for_environment("production", image, "v1").image == image
+    assert for_environment("production", image, "v1", app=APP).image == image
 
 
-def test_entry_point_reads_the_model_version_from_the_environment_file(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+def test_k8s_render_reads_the_model_version_from_the_environment_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     deploy = tmp_path / "deploy"
     deploy.mkdir()
+    (tmp_path / "dvc.yaml").write_text("vars:\n  - paths:\n      production: deploy/production.yaml\n")
+    monkeypatch.chdir(tmp_path)
     (deploy / "production.yaml").write_text("environment: production\nmodel: null\n")
-    argv = ["--environment", "production", "--image", IMAGE, "--deploy-dir", str(deploy)]
+    argv = ["k8s-render", "--env", "production", "--image", IMAGE, "--params", str(ROOT / "params.yaml")]
     assert main([*argv, "--out", str(tmp_path / "out")]) == 2
     assert "records no model yet" in capsys.readouterr().err
     model = {"path": "models/model.joblib", "md5": MD5, "commit": SHA}
