@@ -52,7 +52,10 @@ RUN uv sync --frozen --no-dev --no-editable
 # runtime: the venv, the imported bento, a non-root user
 # ---------------------------------------------------------------------------------------------------
 FROM ${PYTHON_IMAGE} AS runtime
-ARG PROJECT=customer-churn
+# The project's name (params.yaml project.name): `make image` passes it; no default, so the name lives in
+# params.yaml only and a build without it stops here with the reason.
+ARG PROJECT
+RUN [ -n "${PROJECT}" ] || { echo "build with --build-arg PROJECT=<params.yaml project.name> (make image)" >&2; exit 1; }
 
 LABEL org.opencontainers.image.title="${PROJECT}" \
       org.opencontainers.image.description="BentoML service for the ${PROJECT} model"
@@ -69,7 +72,8 @@ ENV PATH=/opt/venv/bin:${PATH} \
     BENTOML_DO_NOT_TRACK=true \
     DO_NOT_TRACK=true \
     MLOPS_PREDICTION_LOG_DIR=/var/lib/mlops/predictions \
-    MLOPS_PROJECT=${PROJECT}
+    MLOPS_PROJECT=${PROJECT} \
+    MLOPS_BENTO=${PROJECT}:latest
 
 # A fixed UID/GID (10001, above any host range) so Kubernetes can check runAsNonRoot/runAsUser against
 # the image, and volume ownership is predictable. --no-log-init: a high UID otherwise makes useradd
@@ -100,7 +104,9 @@ EXPOSE 3000
 HEALTHCHECK --interval=15s --timeout=5s --start-period=60s --retries=3 \
     CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:3000/readyz', timeout=4)"]
 
-# Exec form: bentoml is PID 1 and receives SIGTERM directly (its process manager stops the workers
-# gracefully); a shell form would swallow the signal and the pod would be killed after the grace period.
-ENTRYPOINT ["bentoml", "serve"]
-CMD ["customer-churn:latest", "--host", "0.0.0.0", "--port", "3000"]
+# Exec form, and `exec` inside: bentoml replaces the shell as PID 1 and receives SIGTERM directly (its
+# process manager stops the workers gracefully); a plain shell form would swallow the signal and the pod
+# would be killed after the grace period. The shell only expands MLOPS_BENTO (the bento's tag, from the
+# build arg: an exec-form CMD cannot expand a variable); CMD's flags arrive as "$@".
+ENTRYPOINT ["/bin/sh", "-c", "exec bentoml serve \"$MLOPS_BENTO\" \"$@\"", "bentoml"]
+CMD ["--host", "0.0.0.0", "--port", "3000"]

@@ -105,8 +105,10 @@ ci:  ## what CI runs on a fresh clone (.ci/run and ci.yml): test first, pipeline
 
 .PHONY: test-fast
 test-fast: export OMP_NUM_THREADS := 1
-test-fast: $(STAMP)  ## unit, data and model tests only (no DVC runs)
-	$(BIN)/pytest -n 2 tests/unit tests/data tests/model
+# The inner loop: every stage edge runs in process on a small world (tests/unit/test_stage_edges.py); the
+# tests marked slow (CPU hogs on every core, nested pytest runs) wait for `make test`.
+test-fast: $(STAMP)  ## unit, data and model tests, in-process stage edges included, without the slow-marked ones
+	$(BIN)/pytest -n 2 -m "not slow" tests/unit tests/data tests/model
 
 .PHONY: lint
 lint: $(STAMP)  ## ruff (lint + format check), mypy, hadolint (Dockerfile)
@@ -144,14 +146,14 @@ report: $(STAMP)  ## PR report against BASE (default origin/main) into reports/p
 
 .PHONY: report-preview
 report-preview: $(STAMP) sysdeps  ## render reports/pr/report.md in headless Chromium and save a screenshot
-	$(BIN)/mlops report-preview --png reports/pr/preview.png
+	$(BIN)/mlops report-preview
 
 ##@ Deploy
-# Serving and GitOps deployment (README: "Serving and deployment"). ENV=staging|production, TARGET=local|kubernetes.
+# Serving and GitOps deployment (docs/serving-and-deployment.md). ENV=staging|production, TARGET=local|kubernetes.
 ENV ?= staging
 TARGET ?= local
 .PHONY: package deploy smoke promote rollback stop image k8s-render
-package: $(STAMP)  ## gated model -> BentoML model + bento, exported to dist/$(PROJECT).bento
+package: $(STAMP)  ## gated model -> BentoML model + bento, exported to dist/<project.name>.bento
 	$(BIN)/mlops package
 deploy: $(STAMP)  ## deploy ENV (staging: the current model; production: deploy/production.yaml), then smoke
 	$(BIN)/mlops deploy --env $(ENV) --target $(TARGET) $(if $(DEPLOY_IMAGE),--image $(DEPLOY_IMAGE))
@@ -170,28 +172,26 @@ IMAGE ?= ghcr.io/example/$(PROJECT):dev
 image:  ## build the serving image from the bento in dist/ (make package first; needs a Docker engine: CI only)
 	@ls dist/*.bento >/dev/null 2>&1 || { echo "image: no bento in dist/: run make package first" >&2; exit 2; }
 	docker build --build-arg PROJECT=$(PROJECT) --tag $(IMAGE) .
-k8s-render: $(STAMP)  ## render + strictly validate ENV's Kubernetes manifests into .deploy/k8s/ENV (IMAGE=...)
-	$(BIN)/mlops k8s-render --env $(ENV) --image $(IMAGE) --out .deploy/k8s/$(ENV)
-	$(BIN)/kubernetes-validate --strict --kubernetes-version 1.30.0 .deploy/k8s/$(ENV)/*.yaml
+k8s-render: $(STAMP)  ## render + strictly validate ENV's Kubernetes manifests into .deploy/ENV/k8s (IMAGE=...)
+	$(BIN)/mlops k8s-render --env $(ENV) --image $(IMAGE)
 
 ##@ Monitor
-# Monitoring (README: "Monitoring"). LOG_DIR: the prediction log; the service reads the last verdict from
-# $(LOG_DIR)/../drift/drift.json for its drift gauges.
-LOG_DIR ?= .deploy/production/predictions
-DRIFT_OUT ?= $(dir $(LOG_DIR))drift
+# Monitoring (docs/monitoring.md). LOG_DIR: the prediction log, by default the local production server's
+# (the `mlops` commands' --log-dir default, under dvc.yaml paths.deploy_state); the service reads the last
+# verdict from <log dir>/../drift/drift.json for its drift gauges, so DRIFT_OUT defaults to there.
+LOG_DIR ?=
+LOG_DIR_FLAG = $(if $(LOG_DIR),--log-dir $(LOG_DIR))
+DRIFT_OUT ?= $(if $(LOG_DIR),$(dir $(LOG_DIR))drift,$$($(BIN)/mlops path --name deploy_state)/production/drift)
 DRIFT_ARGS ?=
 .PHONY: drift drift-screenshot retrain-data fetch-log
 fetch-log: $(STAMP)  ## copy the prediction log from MLOPS_PREDICTION_LOG_URL into LOG_DIR (team scale)
-	@if [ -z "$${MLOPS_PREDICTION_LOG_URL:-}" ]; then \
-	  echo "fetch-log: MLOPS_PREDICTION_LOG_URL is not set: set it (a repository secret) to the log location" >&2; exit 2; fi
-	$(BIN)/mlops fetch-log --url "$$MLOPS_PREDICTION_LOG_URL" --out $(LOG_DIR)
+	$(BIN)/mlops fetch-log $(if $(LOG_DIR),--out $(LOG_DIR))
 drift: $(STAMP)  ## drift report of LOG_DIR against the training data (exit 3 on drift)
-	$(BIN)/mlops drift --log-dir $(LOG_DIR) --out $(DRIFT_OUT) $(DRIFT_ARGS)
+	out="$(DRIFT_OUT)"; $(BIN)/mlops drift $(LOG_DIR_FLAG) --out "$$out" $(DRIFT_ARGS)
 drift-screenshot: $(STAMP) sysdeps  ## PNG of the last drift report (DRIFT_OUT/drift.html) in headless Chromium
-	$(BIN)/mlops screenshot --html $(DRIFT_OUT)/drift.html --png $(DRIFT_OUT)/drift.png
+	out="$(DRIFT_OUT)"; $(BIN)/mlops screenshot --html "$$out/drift.html" --png "$$out/drift.png"
 retrain-data: $(STAMP)  ## labelled production window -> data/extract/labelled.parquet (DVC-tracked), ingest.source
-	$(BIN)/mlops refresh-data --log-dir $(LOG_DIR) --set-source
-	$(BIN)/dvc add -q data/extract/labelled.parquet
+	$(BIN)/mlops refresh-data $(LOG_DIR_FLAG) --set-source --dvc-add
 
 ##@ Everyday
 .PHONY: tune
@@ -242,8 +242,9 @@ clean:  ## remove the venv and local runtime state (not data, not mlflow.db)
 # the token that pushes in the job log.
 PUSH_URL ?= origin
 GH ?= gh
-PROMOTION_BRANCH ?= promote/production
-RETRAIN_BRANCH ?= retrain/production
+# The branches default to the `mlops` commands' (promote/production, retrain/production): set one to override.
+PROMOTION_BRANCH ?=
+RETRAIN_BRANCH ?=
 .PHONY: pull-if-remote push-if-remote pr-comment-target pr-comment-stage image-push deploy-ci stop-ci aliases
 .PHONY: production-plan promotion-pr revert-production drift-log drift-ci drift-issue dispatch-retrain retrain-pr
 # A local-folder remote that is absent (a fresh CI runner) or a remote whose credentials a fork's PR does not
@@ -276,12 +277,9 @@ image-push: $(STAMP)  ## push IMAGE (REGISTRY_USER / REGISTRY_TOKEN from the env
 # image to record; staging defaults to .deploy/image.ref.
 deploy-ci: $(STAMP)  ## deploy ENV from CI: kubernetes when KUBECONFIG_DATA holds a kubeconfig, else local
 	@$(BIN)/mlops deploy-ci --env $(ENV) --image "$(DEPLOY_IMAGE)"
-stop-ci: $(STAMP)  ## stop ENV's ephemeral local server at the end of a CI job (graceful: the log is flushed)
-	$(BIN)/mlops stop --env $(ENV)
+stop-ci: stop  ## stop ENV's ephemeral local server at the end of a CI job (graceful: the log is flushed)
 aliases: $(STAMP)  ## point the MLflow alias (staging / champion) at deploy/ENV.yaml, when a tracking server is set
-	@if [ -z "$${MLFLOW_TRACKING_URI:-}" ]; then \
-	  echo "aliases: MLFLOW_TRACKING_URI not set (embedded store): nothing to mirror"; \
-	else $(BIN)/mlops aliases --env $(ENV); fi
+	@$(BIN)/mlops aliases --env $(ENV) --server-only
 EVENT ?= push
 BEFORE ?=
 production-plan: $(STAMP)  ## print deploy=true|false: did this push (EVENT, BEFORE) change production? (for $$GITHUB_OUTPUT)
@@ -289,20 +287,20 @@ production-plan: $(STAMP)  ## print deploy=true|false: did this push (EVENT, BEF
 # The gate reads its champion from deploy/production.yaml: the promotion re-runs it (champion = the promoted
 # model) so the PR carries a dvc.lock that main's CI reproduces.
 promotion-pr: $(STAMP)  ## write production from staging and open or update the promotion PR (with its report)
-	@$(BIN)/mlops promotion-pr --push-url "$(PUSH_URL)" --gh "$(GH)" --branch "$(PROMOTION_BRANCH)"
+	@$(BIN)/mlops promotion-pr --push-url "$(PUSH_URL)" --gh "$(GH)" $(if $(PROMOTION_BRANCH),--branch "$(PROMOTION_BRANCH)")
 # Reverts the last commit on main that changed deploy/production.yaml, only after its smoke test failed, and
 # never a revert; when main refuses the push, a revert PR and an issue. No $(STAMP): it runs in the deploy
 # job after its set-up, and tests run it in a throwaway git repository sharing this venv.
 revert-production:  ## a failed production smoke test: revert the change of deploy/production.yaml, push it
 	@$(BIN)/mlops revert-production --push-url "$(PUSH_URL)" --gh "$(GH)"
 drift-log: $(STAMP)  ## the drift workflow's first step: fetch the log into LOG_DIR; prints log=true|false
-	@$(BIN)/mlops drift-log --log-dir $(LOG_DIR)
+	@$(BIN)/mlops drift-log $(LOG_DIR_FLAG)
 drift-ci: $(STAMP)  ## the drift workflow's check of LOG_DIR: prints drift=true|false; fails only on errors
-	@$(BIN)/mlops drift-ci --log-dir $(LOG_DIR) $(DRIFT_ARGS)
+	@$(BIN)/mlops drift-ci $(LOG_DIR_FLAG) $(DRIFT_ARGS)
 drift-issue: $(STAMP)  ## open or update the ONE open drift issue with reports/drift/drift.json
 	@$(BIN)/mlops drift-issue --gh "$(GH)" $(if $(RUN_URL),--run-url "$(RUN_URL)")
 dispatch-retrain:  ## start the retrain workflow (the drift workflow calls this on drift)
 	$(GH) workflow run retrain.yml
 # One branch and one pull request: a later retrain (drift that persists) updates them.
 retrain-pr: $(STAMP)  ## commit the retrained pipeline on a branch, push it and open the pull request
-	@$(BIN)/mlops retrain-pr --push-url "$(PUSH_URL)" --gh "$(GH)" --branch "$(RETRAIN_BRANCH)"
+	@$(BIN)/mlops retrain-pr --push-url "$(PUSH_URL)" --gh "$(GH)" $(if $(RETRAIN_BRANCH),--branch "$(RETRAIN_BRANCH)")

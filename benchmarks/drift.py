@@ -20,7 +20,10 @@ import tempfile
 import time
 from pathlib import Path
 
+from mlops import paths
+
 ROOT = Path(__file__).resolve().parents[1]
+DVC_YAML = ROOT / paths.DVC_YAML  # every path below: dvc.yaml vars.paths, relative to ROOT
 BASELINE = """
 import json, sys, glob
 import pandas as pd
@@ -42,15 +45,18 @@ def write_log(folder: Path, rows: int) -> None:
 
     from mlops.contract import load_contract
     from mlops.generate import generate
+    from mlops.params import load_params
     from mlops.serving.predlog import FEEDBACK_PREFIX, PredictionLog
     from mlops.serving.runtime import LoadedModel, Runtime
 
-    contract = load_contract(ROOT / "data" / "contract.yaml")
+    contract = load_contract(ROOT / paths.path("contract", DVC_YAML))
+    project = load_params(ROOT / paths.path("params", DVC_YAML)).project
     df = generate(rows, seed=123, covariate_shift=0.5)
-    truth = df.pop("churned").tolist()
-    df["event_date"] = df["event_date"].dt.strftime("%Y-%m-%d")
+    truth = df.pop(contract.target).tolist()
+    df[contract.time_column] = df[contract.time_column].dt.strftime("%Y-%m-%d")
     records = json.loads(df.to_json(orient="records"))
-    model = LoadedModel("churn:bench", joblib.load(ROOT / "models" / "model.joblib"), 0.3)
+    model_file = ROOT / paths.path("model", DVC_YAML)
+    model = LoadedModel(f"{project.name}:bench", joblib.load(model_file), project.threshold)
     log, feedback = PredictionLog(folder), PredictionLog(folder, prefix=FEEDBACK_PREFIX)
     rt = Runtime(model, log.extend, time_column=contract.time_column)
     for start in range(0, rows, 5000):
@@ -85,20 +91,20 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=100_000)
     args = parser.parse_args()
-    for needed in ("models/model.joblib", "data/processed/train.parquet", "reports/metrics.json"):
+    for needed in (paths.path(key, DVC_YAML) for key in ("model", "train", "metrics")):
         if not (ROOT / needed).exists():
             print(f"bench-drift: {needed} missing: run `make pipeline` first", file=sys.stderr)
             return 2
     from mlops.contract import load_contract
 
-    contract = load_contract(ROOT / "data" / "contract.yaml")
+    contract = load_contract(ROOT / paths.path("contract", DVC_YAML))
     features = contract.features()
     num, cat = contract.numeric(features), contract.categorical(features)
     with tempfile.TemporaryDirectory() as tmp:
         log = Path(tmp) / "log"
         write_log(log, args.rows)
         python = sys.executable
-        reference = "data/processed/train.parquet"
+        reference = str(paths.path("train", DVC_YAML))  # relative: measure() runs in ROOT
         baseline_html = str(Path(tmp) / "baseline.html")
         columns = [",".join(num), ",".join(cat)]
         base = measure([python, "-c", BASELINE, str(log), reference, *columns, baseline_html])

@@ -67,6 +67,8 @@ ENV = opt("env", choices=ENVIRONMENTS, required=True)
 GH = opt("gh", default="gh", help="the GitHub CLI to run (make's GH)")
 PUSH_URL = opt("push-url", default="origin", help="where git pushes (make's PUSH_URL)")
 P95 = opt("p95-ms", type=float, default=None, help="smoke latency budget, ms (default: deploy.smoke_p95_ms)")
+# The local production server's prediction log (mlops.deploy.local: <deploy_state>/<env>/predictions).
+LOG_DIR = path("log-dir", "deploy_state", "production/predictions", help="predictions-*.jsonl folder")
 
 _C = Command
 COMMANDS: tuple[Command, ...] = (
@@ -88,8 +90,12 @@ COMMANDS: tuple[Command, ...] = (
        "pipeline", "mlops.stages.gate:run",
        (PARAMS, CONTRACT, path("test"), path("model"), path("metrics"), path("production"),
         path("report-json", "gates"), path("report-md", "gates_md"))),
+    _C("path", "Print dvc.yaml vars.paths.<name> (how make reads a declared path).", "pipeline",
+       "mlops.paths:run", (opt("name", required=True, help="a vars.paths key, e.g. deploy_state"),)),
     _C("summary", "Print headline metrics, the gate verdict and where the reports are.", "pipeline",
-       "mlops.summary:run", (path("metrics"), path("gates"))),
+       "mlops.summary:run",
+       (path("metrics"), path("gates"), path("gates-md", "gates_md"), path("validation-md", "validation_md"),
+        path("slices"), path("plots"))),
     # The pull-request report (model-pr and pr-comment workflows).
     _C("report", "Pull-request report: diffs against a base revision, gates, plots.", "pull request",
        "mlops.pr.gather:run",
@@ -110,7 +116,7 @@ COMMANDS: tuple[Command, ...] = (
     _C("report-preview", "Render a report as GitHub would in headless Chromium; fail if a table or image "
        "does not show.", "pull request", "mlops.adapters.browser:run_preview",
        (path("report", "pr_report", "report.md"),
-        opt("png", type=Path, default=None, help="also save a screenshot here"))),
+        path("png", "pr_report", "preview.png", help="also save a screenshot here"))),
     # Packaging and deployment (deploy workflow).
     _C("package", "Package the gated model as a BentoML model and bento, exported to --out (refuses ungated "
        "models).", "deploy", "mlops.deploy.package:run",
@@ -121,7 +127,7 @@ COMMANDS: tuple[Command, ...] = (
         path("model"), path("gates"), path("test"), P95,
         opt("image", default=None, help="staging: the image to record"))),
     _C("schema", "Write the JSON schemas of params.yaml and the data contract (for editors).", "pipeline",
-       "mlops.schemas:run", (opt("out", type=Path, default=Path("schemas")),)),
+       "mlops.schemas:run", (path("out", "schemas"),)),
     _C("smoke", "Smoke-test a deployed environment (golden requests, latency).", "deploy",
        "mlops.deploy.local:run_smoke", (ENV, P95, PARAMS)),
     _C("promote", "Write deploy/production.yaml from deploy/staging.yaml.", "deploy",
@@ -133,23 +139,26 @@ COMMANDS: tuple[Command, ...] = (
     _C("rollback", "Restore deploy/<env>.yaml to its previous state in git.", "deploy",
        "mlops.deploy.promotion:run_rollback", (ENV,)),
     _C("aliases", "Set the MLflow alias from deploy/<env>.yaml.", "deploy",
-       "mlops.deploy.promotion:run_aliases", (ENV, PARAMS)),
+       "mlops.deploy.promotion:run_aliases",
+       (ENV, PARAMS, opt("server-only", action="store_true",
+                         help="without $MLFLOW_TRACKING_URI (the embedded store): say so, do nothing"))),
     _C("promotion-report", "Markdown body of the promotion pull request.", "deploy",
        "mlops.deploy.promotion_report:run",
        (path("out", "promotion_report"), path("gates"), path("metrics"))),
     _C("stop", "Stop an environment's local server (graceful: its prediction log is flushed).", "deploy",
        "mlops.deploy.local:run_stop", (ENV,)),
-    _C("k8s-render", "Render an environment's Kubernetes manifests into --out.", "deploy",
+    _C("k8s-render", "Render an environment's Kubernetes manifests into --out and validate them strictly.",
+       "deploy",
        "mlops.deploy.manifests:run",
        (ENV, opt("image", required=True, help="image reference with a tag or @sha256 digest"),
         opt("model-version", default=None, help="default: <commit>-<md5> from deploy/<env>.yaml"),
-        opt("out", type=Path, required=True), PARAMS)),
+        opt("out", type=Path, default=None, help="(default: dvc.yaml paths.deploy_state/<env>/k8s)"),
+        PARAMS)),
     # Monitoring (drift and retrain workflows).
     _C("drift", "Prediction-log drift vs training data (exit 3 on drift).", "monitor",
        "mlops.monitoring.command:run",
-       (PARAMS, CONTRACT, opt("log-dir", type=Path, required=True, help="predictions-*.jsonl folder"),
-        path("reference", "train"), path("model"), path("metrics"), path("production"),
-        path("out", "drift"))),
+       (PARAMS, CONTRACT, LOG_DIR, path("reference", "train"), path("model"), path("metrics"),
+        path("production"), path("out", "drift"))),
     _C("drift-issue-body", "Markdown of the drift issue from drift.json.", "monitor",
        "mlops.monitoring.command:run_issue_body",
        (path("summary", "drift", "drift.json"), path("out", "drift", "issue.md"),
@@ -159,12 +168,14 @@ COMMANDS: tuple[Command, ...] = (
        (opt("html", type=Path, required=True), opt("png", type=Path, required=True))),
     _C("fetch-log", "Copy prediction and feedback logs from an fsspec URL.", "monitor",
        "mlops.monitoring.command:run_fetch",
-       (opt("url", required=True), opt("out", type=Path, required=True))),
+       (opt("url", default=None, help="(default: $MLOPS_PREDICTION_LOG_URL)"),
+        path("out", "deploy_state", "production/predictions"))),
     _C("refresh-data", "Labelled production window -> a training extract.", "monitor",
        "mlops.monitoring.refresh:run",
-       (PARAMS, CONTRACT, opt("log-dir", type=Path, required=True), path("out", "labelled_extract"),
-        opt("min-rows", type=int, default=5000),
-        opt("set-source", action="store_true", help="point params.yaml ingest.source at --out"))),
+       (PARAMS, CONTRACT, LOG_DIR, path("out", "labelled_extract"),
+        opt("min-rows", type=int, default=None, help="(default: params.yaml monitoring.retrain_min_rows)"),
+        opt("set-source", action="store_true", help="point params.yaml ingest.source at --out"),
+        opt("dvc-add", action="store_true", help="track --out with `dvc add` (git tracks its .dvc file)"))),
     _C("simulate", "Send generated (shifted) traffic to a local service.", "monitor",
        "mlops.monitoring.simulate:run",
        (opt("url", required=True, help="e.g. http://127.0.0.1:3200"), opt("rows", type=int, default=5000),
@@ -191,10 +202,10 @@ COMMANDS: tuple[Command, ...] = (
        "(never a revert) and push it, else a revert PR and an issue.", "ci",
        "mlops.ci.deploy:run_revert_production", (PUSH_URL, GH)),
     _C("drift-log", "Fetch $MLOPS_PREDICTION_LOG_URL into --log-dir; print log=true|false.", "ci",
-       "mlops.ci.monitor:run_drift_log", (opt("log-dir", type=Path, required=True),)),
+       "mlops.ci.monitor:run_drift_log", (LOG_DIR,)),
     _C("drift-ci", "mlops drift for CI: print drift=true|false; fail only on errors.", "ci",
        "mlops.ci.monitor:run_drift_ci",
-       (opt("log-dir", type=Path, required=True), PARAMS, CONTRACT, path("reference", "train"),
+       (LOG_DIR, PARAMS, CONTRACT, path("reference", "train"),
         path("model"), path("metrics"), path("production"), path("out", "drift"))),
     _C("drift-issue", "Open or update the ONE open drift issue.", "ci", "mlops.ci.monitor:run_drift_issue",
        (path("summary", "drift", "drift.json"), path("out", "drift", "issue.md"),
@@ -203,6 +214,16 @@ COMMANDS: tuple[Command, ...] = (
        "mlops.ci.monitor:run_retrain_pr", (PUSH_URL, GH, opt("branch", default="retrain/production"))),
 )  # fmt: skip
 BY_NAME = {c.name: c for c in COMMANDS}
+
+
+def _options(arg: Arg) -> dict[str, Any]:
+    """argparse's options, a plain flag's default shown in its help (path flags name their dvc.yaml key)."""
+    options = dict(arg.options)
+    default = options.get("default")
+    shown = options.get("help", "")
+    if default not in (None, False, "") and "default:" not in shown:
+        options["help"] = f"{shown}{' ' if shown else ''}(default: {default})"
+    return options
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -219,7 +240,7 @@ def build_parser() -> argparse.ArgumentParser:
     for command in COMMANDS:
         child = sub.add_parser(command.name, help=command.help, description=command.help)
         for arg in command.args:
-            child.add_argument(arg.flag, dest=arg.dest, **arg.options)
+            child.add_argument(arg.flag, dest=arg.dest, **_options(arg))
     return parser
 
 

@@ -111,12 +111,20 @@ def random_forest_pipeline(
     return Pipeline([("preprocess", _one_hot(numeric, categorical, scale=False)), ("model", model)])
 
 
+# The builders by name: an ESTIMATORS row (mlops.params) names its builder here (tests/unit/test_modeling.py
+# holds the two to the same set).
+BUILDERS: dict[str, Callable[..., Pipeline]] = {
+    builder.__name__: builder
+    for builder in (hist_gradient_boosting_pipeline, logistic_regression_pipeline, random_forest_pipeline)
+}
+
+
 def build_pipeline(contract: Contract, params: TrainParams) -> Pipeline:
     """An unfitted Pipeline for the estimator named in params (its builder: the ESTIMATORS row)."""
     features = contract.features(include_sensitive=params.use_sensitive_features)
     numeric, categorical = contract.numeric(features), contract.categorical(features)
     _check_monotonic(contract, numeric, dict(params.monotonic))
-    builder: Callable[..., Pipeline] = globals()[ESTIMATORS[params.estimator].builder]
+    builder = BUILDERS[ESTIMATORS[params.estimator].builder]
     return builder(params, params.settings, numeric, categorical)
 
 

@@ -199,6 +199,7 @@ class ConceptParams(_Section):
 class MonitoringParams(_Section):
     window_hours: float = Field(gt=0.0)
     min_rows: int = Field(gt=0)
+    retrain_min_rows: int = Field(gt=0)
     sample_cap: int = Field(gt=0)
     drift_share: float = Field(gt=0.0, le=1.0)
     column_threshold: float = Field(gt=0.0)

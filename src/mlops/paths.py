@@ -44,3 +44,9 @@ def lookup(paths: dict[str, str], name: str, dvc_yaml: Path = DVC_YAML) -> Path:
     if name not in paths:
         raise PathsError(f"{dvc_yaml}: `vars.paths.{name}` is not declared")
     return Path(paths[name])
+
+
+def run(name: str) -> int:
+    """`mlops path --name <key>`: print the declared path (the Makefile's way to read dvc.yaml)."""
+    print(path(name))
+    return 0

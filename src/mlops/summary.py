@@ -11,7 +11,11 @@ HEADLINE = ("roc_auc", "pr_auc", "f1", "precision", "recall", "brier")
 
 
 def render(
-    metrics: dict[str, float], metrics_path: Path, gates: dict[str, Any] | None, gates_md: Path
+    metrics: dict[str, float],
+    metrics_path: Path,
+    gates: dict[str, Any] | None,
+    gates_md: Path,
+    reports: tuple[str, ...] = (),
 ) -> str:
     figures = "  ".join(f"{k} {metrics[k]:.4f}" for k in HEADLINE if k in metrics)
     if gates is None:
@@ -28,14 +32,15 @@ def render(
             f"Pipeline done. Holdout ({metrics.get('holdout_rows', '?')} rows): {figures}",
             f"  gates:       {verdict} ({gates_md})",
             f"  metrics:     {metrics_path}  (compare with main: dvc metrics diff main)",
-            "  reports:     reports/validation.md, reports/slices.json, reports/plots/",
+            f"  reports:     {', '.join(reports)}",
             "  MLflow UI:   make mlflow-ui  (then open http://127.0.0.1:5000)",
             "",
         ]
     )
 
 
-def run(metrics: Path, gates: Path) -> int:
+def run(metrics: Path, gates: Path, gates_md: Path, validation_md: Path, slices: Path, plots: Path) -> int:
     verdict = read_json(gates) if gates.exists() else None
-    print(render(read_json(metrics), metrics, verdict, gates.with_suffix(".md")))
+    reports = (str(validation_md), str(slices), f"{plots}/")
+    print(render(read_json(metrics), metrics, verdict, gates_md, reports))
     return 0

@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 from mlops.deploy.local import EXIT_SMOKE_FAILED
-from tests.conftest import GIT, ROOT, commit_all, run, tool_env
+from tests.conftest import GIT, ROOT, commit_all, run, shipped_params, tool_env
 from tests.pipeline.conftest import set_param
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("dvc-pipeline")]
@@ -68,7 +68,9 @@ def test_staging_promote_production_then_rollback(project: Path) -> None:
     built = json.loads((repo / "dist" / "package.json").read_text())
     elsewhere = {**tool_env(), "BENTOML_HOME": str(repo / "elsewhere")}
     bentoml = str(ROOT / ".venv" / "bin" / "bentoml")
-    export = str(repo / "dist" / "customer-churn.bento")  # bentoml import resolves relative paths from /
+    export = str(
+        repo / "dist" / f"{shipped_params().project.name}.bento"
+    )  # bentoml import resolves relative paths from /
     subprocess.run([bentoml, "import", export], cwd=repo, env=elsewhere, check=True)
     listed = subprocess.run(
         [bentoml, "list", "-o", "json"], cwd=repo, env=elsewhere, check=True, capture_output=True, text=True

@@ -18,7 +18,7 @@ import yaml
 
 from mlops.generate import generate
 from mlops.lineage import file_md5
-from tests.conftest import commit_all, run
+from tests.conftest import commit_all, run, shipped_params
 from tests.pipeline.conftest import set_param
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("dvc-pipeline")]
@@ -80,7 +80,7 @@ def test_the_run_is_tracked_in_mlflow_with_lineage(reproduced: tuple[Path, str])
 
     repo, _ = reproduced
     client = mlflow.MlflowClient(tracking_uri=f"sqlite:///{repo / 'mlflow.db'}")
-    experiment = client.get_experiment_by_name("customer-churn")
+    experiment = client.get_experiment_by_name(shipped_params().project.name)
     assert experiment is not None
     (found,) = client.search_runs([experiment.experiment_id])
     model_md5 = lock_md5(repo, "train", "models/model.joblib")
@@ -92,7 +92,7 @@ def test_the_run_is_tracked_in_mlflow_with_lineage(reproduced: tuple[Path, str])
     assert found.data.params["hist_gradient_boosting.max_iter"] == "200"
     metrics = json.loads((repo / "reports/metrics.json").read_text())
     assert found.data.metrics["test_roc_auc"] == pytest.approx(metrics["roc_auc"])
-    assert client.get_registered_model("customer-churn").latest_versions
+    assert client.get_registered_model(shipped_params().project.name).latest_versions
 
 
 def test_a_changed_model_param_reruns_only_train_and_what_follows(fork: Path) -> None:

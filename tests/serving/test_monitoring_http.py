@@ -44,8 +44,8 @@ def test_shifted_traffic_is_detected_published_and_every_dashboard_metric_is_exp
 
         reference = tmp_path / "reference.parquet"
         write_parquet(generate(4000, seed=3), reference)  # the small model's training distribution
-        version = bento["model_tag"].split(":")[1]
-        model = Path(bento["home"], "models", "customer-churn", version, "model.joblib")
+        name, version = bento["model_tag"].split(":")
+        model = Path(bento["home"], "models", name, version, "model.joblib")
         (tmp_path / "metrics.json").write_text(json.dumps({"roc_auc": 0.77, "f1": 0.53}))
         args = {
             "--log-dir": log_dir,
@@ -76,4 +76,8 @@ def test_shifted_traffic_is_detected_published_and_every_dashboard_metric_is_exp
     assert len(queried) >= 7
     assert queried <= exported, f"dashboard queries metrics the service does not export: {queried - exported}"
     scrape = yaml.safe_load((ROOT / "deploy" / "monitoring" / "prometheus.yml").read_text())
-    assert {job["job_name"] for job in scrape["scrape_configs"]} >= {"customer-churn-local"}
+    assert {job["job_name"] for job in scrape["scrape_configs"]} >= {"mlops-local"}
+    # The dashboard's $service variable lists BentoML's service_name label: the service must carry it.
+    (variable,) = json.loads(DASHBOARD.read_text())["templating"]["list"]
+    assert variable["definition"] == "label_values(bentoml_service_request_total, service_name)"
+    assert re.search(r'^bentoml_service_request_total\{[^}]*service_name="[a-z0-9-]+"', text, flags=re.M)

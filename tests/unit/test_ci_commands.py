@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -24,6 +25,8 @@ from mlops.ci.monitor import drift_output
 from mlops.ci.pr import is_commit_sha
 from mlops.ci.remote import remote_state, remote_url
 from mlops.io import InputError
+
+ROOT = Path(__file__).resolve().parents[2]
 
 SHA = "0123456789abcdef" * 4  # 64 hex
 COMMIT = "c0ffee" + "0" * 34
@@ -184,6 +187,7 @@ def test_drift_log_without_a_url_prints_log_false_and_a_notice(tmp_path: Path) -
 
 
 def test_revert_production_refuses_without_a_failed_smoke_test(tmp_path: Path) -> None:
+    shutil.copy(ROOT / "dvc.yaml", tmp_path / "dvc.yaml")  # where .deploy and deploy/production.yaml are
     for kept in (None, "2\n", "0\n"):
         if kept is not None:
             (tmp_path / ".deploy" / "production").mkdir(parents=True, exist_ok=True)

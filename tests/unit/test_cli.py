@@ -115,3 +115,33 @@ def test_the_environments_are_one_tuple() -> None:
 
     assert set(PORT_OFFSET) == set(ENVIRONMENTS)
     assert build_parser().parse_args(["stop", "--env", ENVIRONMENTS[-1]]).env == ENVIRONMENTS[-1]
+
+
+def test_fetch_log_without_a_url_names_the_variable(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    monkeypatch.delenv("MLOPS_PREDICTION_LOG_URL", raising=False)
+    assert main(["fetch-log", "--out", str(tmp_path / "log")]) == 2
+    assert "MLOPS_PREDICTION_LOG_URL is not set" in capsys.readouterr().err
+    assert not (tmp_path / "log").exists()
+
+
+def test_aliases_server_only_without_a_tracking_server_mirrors_nothing(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    monkeypatch.chdir(tmp_path)  # no deploy/ record, no dvc.yaml: nothing is read
+    argv = ["aliases", "--env", "staging", "--params", str(ROOT / "params.yaml"), "--server-only"]
+    assert main(argv) == 0
+    assert (
+        capsys.readouterr().out
+        == "aliases: MLFLOW_TRACKING_URI not set (embedded store): nothing to mirror\n"
+    )
+
+
+def test_help_shows_plain_defaults_and_path_keys() -> None:
+    text = build_parser()._subparsers._group_actions[0].choices["simulate"].format_help()  # type: ignore[union-attr]
+    assert "(default: 5000)" in text and "(default: none)" in text
+    refresh = build_parser()._subparsers._group_actions[0].choices["refresh-data"].format_help()  # type: ignore[union-attr]
+    assert "paths.deploy_state/production/predictions" in " ".join(refresh.split())
+    assert "monitoring.retrain_min_rows" in refresh

@@ -93,25 +93,29 @@ def test_final_stage_runs_non_root_with_a_healthcheck_and_exec_form_command() ->
     # Exec form (JSON arrays): bentoml is PID 1 and gets SIGTERM; a shell form would swallow it.
     entrypoint = json.loads(dict(stage)["ENTRYPOINT"])
     cmd = json.loads(dict(stage)["CMD"])
-    assert entrypoint + cmd == [
-        "bentoml",
-        "serve",
-        f"{shipped_params().project.name}:latest",
-        "--host",
-        "0.0.0.0",
-        "--port",
-        str(manifests.PORT),
-    ]
+    # sh only expands the bento's tag, then `exec`s bentoml (PID 1); CMD's flags pass through as "$@".
+    assert entrypoint[:2] == ["/bin/sh", "-c"] and entrypoint[2].startswith("exec bentoml serve ")
+    assert entrypoint[2] == 'exec bentoml serve "$MLOPS_BENTO" "$@"'
+    assert cmd == ["--host", "0.0.0.0", "--port", str(manifests.PORT)]
+    argv = subprocess.run(  # what the container runs, with `bentoml` replaced by echo
+        [*entrypoint[:2], entrypoint[2].replace("exec bentoml", "echo bentoml"), *entrypoint[3:], *cmd],
+        env={"MLOPS_BENTO": "acme:latest", "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    assert argv == ["bentoml", "serve", "acme:latest", "--host", "0.0.0.0", "--port", str(manifests.PORT)]
     assert ops.index("USER") < ops.index("ENTRYPOINT") and dict(stage)["EXPOSE"] == str(manifests.PORT)
 
 
 def test_the_project_name_is_params_yaml_s() -> None:
-    """PROJECT (passed by `make image`) defaults to params.yaml project.name, and the CMD tag, which cannot
-    expand a build arg, names the same project: a fork renaming the project is told what to change."""
+    """PROJECT has no default in the Dockerfile: `make image` passes params.yaml project.name, and the
+    served bento's tag derives from it (MLOPS_BENTO), so no second copy of the name exists to go stale."""
     name = shipped_params().project.name
     text = DOCKERFILE.read_text()
-    assert re.findall(r"^ARG PROJECT=(\S+)$", text, flags=re.M) == [name]
-    assert json.loads(dict(_instructions(text))["CMD"])[0] == f"{name}:latest"
+    assert re.findall(r"^ARG PROJECT\b.*$", text, flags=re.M) == ["ARG PROJECT"]
+    assert name not in text
+    assert "MLOPS_BENTO=${PROJECT}:latest" in text and "MLOPS_PROJECT=${PROJECT}" in text
     assert "--build-arg PROJECT=$(PROJECT)" in (ROOT / "Makefile").read_text()
 
 

@@ -136,12 +136,22 @@ def declared_paths() -> frozenset[str]:
     return frozenset(str(v) for entry in dvc["vars"] if "paths" in entry for v in entry["paths"].values())
 
 
+def under_a_declared_path(path: str) -> bool:
+    """`path` is a declared path, inside one (reports/pr/report.md) or a folder holding one (data/raw)."""
+    return any(
+        path == declared or path.startswith(f"{declared}/") or declared.startswith(f"{path.rstrip('/')}/")
+        for declared in declared_paths()
+    )
+
+
 def exists(path: str) -> bool:
     if path in declared_paths():  # an output dvc.yaml declares (absent until something writes it)
         return True
     if any(list(base.glob(path)) for base in PATH_BASES):
         return True
-    return subprocess.run(["git", "check-ignore", "-q", path], cwd=ROOT, check=False).returncode == 0
+    # An ignored path is an output only where dvc.yaml declares it: ignoring alone proves nothing.
+    ignored = subprocess.run(["git", "check-ignore", "-q", path], cwd=ROOT, check=False).returncode == 0
+    return ignored and under_a_declared_path(path)
 
 
 @pytest.mark.parametrize("page", PAGES, ids=rel)
@@ -150,3 +160,39 @@ def test_every_file_path_in_code_exists(page: Path) -> None:
     spans = [span.strip() for _, span in CODE_SPAN.findall(FENCE.sub("", page.read_text()))]
     missing = [p for p in spans if PATH.match(p) and not exists(p)]
     assert not missing, f"{rel(page)} names files that do not exist: {missing}"
+
+
+def _numbers(value: object) -> list[float]:
+    """Every number inside a params section (nested models, dicts and lists)."""
+    if isinstance(value, bool):
+        return []
+    if isinstance(value, int | float):
+        return [float(value)]
+    if isinstance(value, dict):
+        return [n for v in value.values() for n in _numbers(v)]
+    if isinstance(value, list | tuple):
+        return [n for v in value for n in _numbers(v)]
+    if hasattr(value, "model_dump"):
+        return _numbers(value.model_dump())
+    return []
+
+
+def test_the_gates_table_shows_the_limits_params_yaml_ships() -> None:
+    """docs/gates.md's "default limit" column restates params.yaml: each number in it must be one of that
+    gate family's values (a percentage as its fraction), so a changed limit cannot leave the page stale."""
+    from tests.conftest import shipped_params
+
+    gates = shipped_params().gates
+    rows = [
+        [cell.strip() for cell in line.split("|")[1:-1]]
+        for line in (ROOT / "docs" / "gates.md").read_text().splitlines()
+        if line.startswith("| ") and not line.startswith("| gate ")
+    ]
+    checked = 0
+    for family, *_, limits in rows:
+        shipped = _numbers(getattr(gates, family))
+        for number, percent in re.findall(r"(\d[\d,]*(?:\.\d+)?(?:e-?\d+)?)\s*(%?)", limits):
+            value = float(number.replace(",", "")) / (100 if percent else 1)
+            assert any(abs(value - s) <= 1e-12 for s in shipped), f"docs/gates.md {family}: {number}{percent}"
+            checked += 1
+    assert checked >= 15

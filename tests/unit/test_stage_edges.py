@@ -25,9 +25,10 @@ from mlops.lineage import file_md5
 
 ROOT = Path(__file__).resolve().parents[2]
 STAGE_MODULES = ROOT / "src" / "mlops" / "stages"
-# Dotted params.yaml key -> value for a small, fast world, each at or above its validated minimum; a key
-# params.yaml no longer has is skipped. 10,000 rows: the gates' floors hold with room on the 2,000-row
-# holdout (at 5,000-8,000 rows age_band's fairness gaps are sample noise around their limits).
+# Dotted params.yaml key -> value for a small, fast world, each at or above its validated minimum; every
+# key must be in params.yaml (a renamed one fails here, not silently at full size). 10,000 rows: the gates'
+# floors hold with room on the 2,000-row holdout (at 5,000-8,000 rows age_band's fairness gaps are sample
+# noise around their limits).
 SMALL = {
     "ingest.rows": 10_000,
     "evaluate.importance_rows": 500,
@@ -48,8 +49,8 @@ def small_params() -> dict[str, Any]:
         node: Any = params
         for key in parents:
             node = node.get(key) if isinstance(node, dict) else None
-        if isinstance(node, dict) and leaf in node:
-            node[leaf] = value
+        assert isinstance(node, dict) and leaf in node, f"SMALL: params.yaml has no {dotted}"
+        node[leaf] = value
     return params
 
 

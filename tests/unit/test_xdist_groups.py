@@ -7,9 +7,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from tests.conftest import ROOT
 
 
+@pytest.mark.slow  # a nested pytest-xdist run: seconds of CPU, so not in make test-fast
 def test_tests_of_one_group_run_on_one_worker(tmp_path: Path) -> None:
     (tmp_path / "tests").mkdir()
     (tmp_path / "tests" / "__init__.py").write_text("")

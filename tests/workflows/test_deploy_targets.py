@@ -43,6 +43,7 @@ def repo(tmp_path: Path) -> tuple[Path, Path]:
     work.mkdir()
     git(work, "init", "-q", "-b", "main")
     shutil.copy(ROOT / "Makefile", work / "Makefile")
+    shutil.copy(ROOT / "dvc.yaml", work / "dvc.yaml")  # the paths (deploy_state, production) the revert reads
     (work / "deploy").mkdir()
     commit(work, "production runs A", {"deploy/production.yaml": "model: A\n"})
     (work / ".gitignore").write_text("/.deploy\n/.venv\n")

@@ -1,10 +1,10 @@
 """Headless Chromium adapter: render report markdown as GitHub would show it, screenshot it, check it.
 
-Used by `mlops report-preview` (tests and the README screenshot). The markdown becomes HTML with
-markdown-it (CommonMark + tables, HTML blocks kept, as GitHub does for <details>) and a GitHub-like style
-sheet; Chromium loads it from disk with every background network feature off (the machines here have no
-internet). A script in the page counts the tables and the images that really decoded, and Chromium's
-`--dump-dom` hands that count back.
+Used by `mlops report-preview` (tests, and the screenshot in docs/pr-report.md). The markdown becomes
+HTML with markdown-it (CommonMark + tables, HTML blocks kept, as GitHub does for <details>) and a
+GitHub-like style sheet; Chromium loads it from disk with every background network feature off (the
+machines here have no internet). A script in the page counts the tables and the images that really
+decoded, and Chromium's `--dump-dom` hands that count back.
 """
 
 from __future__ import annotations
@@ -155,7 +155,7 @@ def run_preview(report: Path, png: Path | None) -> int:
 
 
 def run_screenshot(html: Path, png: Path) -> int:
-    """`mlops screenshot`: a PNG of any local HTML page (the README's drift-report picture)."""
+    """`mlops screenshot`: a PNG of any local HTML page (the drift-report picture in docs/monitoring.md)."""
     if not html.exists():
         raise InputError(f"page not found: {html}")
     screenshot(html, png, width=1200, height=1400)

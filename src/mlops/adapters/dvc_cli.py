@@ -1,7 +1,9 @@
-"""DVC 3 adapter for the PR report: params, metrics and plots diffs against a git revision, and stage status.
+"""DVC 3 adapter: the PR report's diffs and stage status, and a tracked file's bytes at a git revision.
 
-The CLI's `--json` output is DVC's documented interface for these diffs (its Python internals changed across
-3.x), so each call is `python -m dvc ... --json` in the project directory, parsed here and nowhere else.
+The CLI's `--json` output is DVC's documented interface for the diffs (its Python internals changed across
+3.x), so each diff is `python -m dvc ... --json` in the project directory, parsed here and nowhere else.
+A recorded model's bytes come from the local cache (DVC 3's `files/md5` layout) or `dvc.api.read`, the
+public API, which fetches them from the remote at the recording commit.
 """
 
 from __future__ import annotations
@@ -60,3 +62,16 @@ def stage_edges(cwd: Path) -> tuple[list[str], list[tuple[str, str]]]:
     nodes = re.findall(r'^"([^"]+)";$', dot, flags=re.MULTILINE)
     edges = re.findall(r'^"([^"]+)" -> "([^"]+)";$', dot, flags=re.MULTILINE)
     return nodes, [(a, b) for a, b in edges]
+
+
+def cache_path(repo: Path, md5: str) -> Path:
+    """Where DVC 3's local cache keeps a file of this md5."""
+    return repo / ".dvc" / "cache" / "files" / "md5" / md5[:2] / md5[2:]
+
+
+def read_at(path: str, repo: Path, rev: str) -> bytes:
+    """The bytes of the DVC-tracked `path` at git revision `rev` (cache first, then the remote)."""
+    import dvc.api
+
+    data: bytes = dvc.api.read(path, repo=str(repo), rev=rev, mode="rb")
+    return data

@@ -1,7 +1,7 @@
 """MLflow 3 adapter: the only module that imports mlflow.
 
 Embedded default: `sqlite:///mlflow.db` in the working directory (ignored by git). Team scale: set
-MLFLOW_TRACKING_URI to a tracking server (see README). DVC outputs never contain run ids (they would
+MLFLOW_TRACKING_URI to a tracking server (docs/team-scale.md). DVC outputs never contain run ids (they would
 make every run irreproducible); instead each run is tagged with the model file's md5, which is what
 links a DVC-tracked model to its MLflow run.
 """

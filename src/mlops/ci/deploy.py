@@ -10,14 +10,29 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from mlops import paths
 from mlops.ci.github import open_or_update_pr, say_token
 from mlops.ci.shell import BOT, ToolError, output, run, step, succeeds, tool
 
-STATE = Path(".deploy")  # dvc.yaml vars.paths.deploy_state (the revert runs where no dvc.yaml is needed)
-# The pushed image by digest (name@sha256:...): a tag can be moved, a digest cannot, so staging records (and
-# a promotion carries to production) exactly the image that was built and tested.
-IMAGE_REF = STATE / "image.ref"
-PRODUCTION = Path("deploy/production.yaml")
+
+def state() -> Path:
+    """dvc.yaml vars.paths.deploy_state (.deploy): the job's deploy state, never committed."""
+    return paths.path("deploy_state")
+
+
+def env_file(env: str) -> Path:
+    """deploy/<env>.yaml (mlops.deploy.records.env_file; imported here only: it brings pandas)."""
+    from mlops.deploy import records
+
+    return records.env_file(env)
+
+
+def image_ref() -> Path:
+    """The pushed image by digest (name@sha256:...): a tag can be moved, a digest cannot, so staging records
+    (and a promotion carries to production) exactly the image that was built and tested."""
+    return state() / "image.ref"
+
+
 EXIT_SMOKE_FAILED = "4"  # mlops.deploy.local.EXIT_SMOKE_FAILED, as deploy.exit holds it
 DIGEST = re.compile(r"digest: (sha256:[0-9a-f]{64})")
 
@@ -51,8 +66,8 @@ def run_image_push(image: str) -> int:
     code = subprocess.run([*login, "--password-stdin"], input=token, text=True, check=False).returncode
     if code != 0:
         raise ToolError(login, code)
-    STATE.mkdir(parents=True, exist_ok=True)
-    log = STATE / "image-push.log"
+    state().mkdir(parents=True, exist_ok=True)
+    log = state() / "image-push.log"
     with subprocess.Popen(["docker", "push", image], stdout=subprocess.PIPE, text=True) as push:
         assert push.stdout is not None
         with log.open("w") as saved:
@@ -66,7 +81,7 @@ def run_image_push(image: str) -> int:
     except ValueError as exc:
         print(f"image-push: {exc}", file=sys.stderr)
         return 1
-    IMAGE_REF.write_text(image_by_digest(image, digest) + "\n")
+    image_ref().write_text(image_by_digest(image, digest) + "\n")
     print(f"image-push: {image_by_digest(image, digest)}")
     return 0
 
@@ -88,16 +103,16 @@ def run_deploy_ci(env: str, image: str) -> int:
 
     A revert answers a failed smoke test (exit 4) only, never a deploy that could not start (exit 1 or 2).
     """
-    (STATE / env).mkdir(parents=True, exist_ok=True)
+    (state() / env).mkdir(parents=True, exist_ok=True)
     kubeconfig_data = os.environ.get("KUBECONFIG_DATA", "")
     target = deploy_target(kubeconfig_data)
     if kubeconfig_data:
-        kubeconfig = STATE / "kubeconfig"
+        kubeconfig = state() / "kubeconfig"
         kubeconfig.touch(mode=0o600)
         kubeconfig.chmod(0o600)
         kubeconfig.write_text(kubeconfig_data)
         os.environ["KUBECONFIG"] = str(kubeconfig.resolve())
-    recorded = IMAGE_REF.read_text() if IMAGE_REF.is_file() else ""
+    recorded = image_ref().read_text() if image_ref().is_file() else ""
     chosen = deploy_image(env, image, recorded)
     command = [
         tool("mlops"),
@@ -109,7 +124,7 @@ def run_deploy_ci(env: str, image: str) -> int:
         *(["--image", chosen] if chosen else []),
     ]
     code = subprocess.run(command, check=False).returncode
-    (STATE / env / "deploy.exit").write_text(f"{code}\n")
+    (state() / env / "deploy.exit").write_text(f"{code}\n")
     return code
 
 
@@ -124,14 +139,14 @@ def run_promotion_pr(push_url: str, gh: str, branch: str) -> int:
     The gate reads its champion from deploy/production.yaml: the promotion re-runs it (champion = the
     promoted model) so the PR carries a dvc.lock that main's CI reproduces.
     """
-    from mlops import paths
     from mlops.cli import main
 
     say_token(os.environ.get("TOKEN_KIND", ""))
     code = main(["promote"])
     if code != 0:
         return code
-    if succeeds("git", "diff", "--quiet", "--", str(PRODUCTION)):
+    production, staging = env_file("production"), env_file("staging")
+    if succeeds("git", "diff", "--quiet", "--", str(production)):
         print("promotion-pr: production already runs the staging model; no pull request")
         return 0
     run(tool("dvc"), "repro")
@@ -139,7 +154,7 @@ def run_promotion_pr(push_url: str, gh: str, branch: str) -> int:
     if code != 0:
         return code
     run("git", "switch", "-q", "-C", branch)
-    run("git", "add", str(PRODUCTION), "deploy/staging.yaml", "dvc.lock", "reports/")
+    run("git", "add", str(production), str(staging), "dvc.lock", "reports/")
     run("git", *BOT, "commit", "-qm", PROMOTION_TITLE)
     run("git", "push", "-q", "--force", push_url, branch)
     open_or_update_pr(gh, branch, PROMOTION_TITLE, paths.path("promotion_report"))
@@ -180,7 +195,7 @@ def revert_body(change: str, subject: str) -> str:
 
 def deploy_exit(env: str) -> str:
     """The code deploy-ci kept for env, or `none` when it never ran."""
-    kept = STATE / env / "deploy.exit"
+    kept = state() / env / "deploy.exit"
     return kept.read_text().strip() if kept.is_file() else "none"
 
 
@@ -199,7 +214,8 @@ def run_revert_production(push_url: str, gh: str) -> int:
     say_token(os.environ.get("TOKEN_KIND", ""))
     # The job's own edits (a put-back record, outputs the pipeline rewrote) are not part of the revert.
     run("git", "reset", "-q", "--hard", "HEAD")
-    change = output("git", "log", "-1", "--first-parent", "--format=%H", "--", str(PRODUCTION)).strip()
+    production = str(env_file("production"))
+    change = output("git", "log", "-1", "--first-parent", "--format=%H", "--", production).strip()
     subject = output("git", "log", "-1", "--format=%s", change).strip() if change else ""
     parents = len(output("git", "rev-list", "--parents", "-n", "1", change).split()) - 1 if change else 0
     plan = revert_plan(change, subject, parents)
@@ -212,7 +228,7 @@ def run_revert_production(push_url: str, gh: str) -> int:
         return 0
     branch = f"revert/production-{change[:8]}"
     run("git", "push", "-q", "--force", push_url, f"HEAD:refs/heads/{branch}")
-    body = STATE / "revert.md"
+    body = state() / "revert.md"
     body.parent.mkdir(parents=True, exist_ok=True)
     body.write_text(revert_body(change, subject))
     run(gh, "pr", "create", "--base", "main", "--head", branch, "--title", f"Revert: {subject}",

@@ -14,7 +14,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-from mlops import paths
 from mlops.deploy import manifests
 from mlops.deploy.records import EnvRecord
 from mlops.io import InputError
@@ -22,11 +21,11 @@ from mlops.io import InputError
 KUBERNETES_VERSION = "1.30.0"
 
 
-def validate(paths: list[Path]) -> None:
+def validate(files: list[Path]) -> None:
     """kubernetes-validate --strict on the rendered files: a misspelt field is an error, not ignored."""
     tool = Path(sys.executable).parent / "kubernetes-validate"
     proc = subprocess.run(
-        [str(tool), "--strict", "--kubernetes-version", KUBERNETES_VERSION, *map(str, paths)],
+        [str(tool), "--strict", "--kubernetes-version", KUBERNETES_VERSION, *map(str, files)],
         capture_output=True,
         text=True,
         check=False,
@@ -38,8 +37,8 @@ def validate(paths: list[Path]) -> None:
 def cluster_configured() -> bool:
     """Whether a kubeconfig is there to apply with; an unusable one is an error, never a silent no-op."""
     config = os.environ.get("KUBECONFIG")
-    paths = config.split(os.pathsep) if config else [str(Path.home() / ".kube" / "config")]
-    present = all(Path(p).exists() for p in paths)
+    configs = config.split(os.pathsep) if config else [str(Path.home() / ".kube" / "config")]
+    present = all(Path(p).exists() for p in configs)
     if config and not present:
         raise InputError(f"KUBECONFIG names a file that does not exist: {config}")
     if present and shutil.which("kubectl") is None:
@@ -64,7 +63,7 @@ def deploy_kubernetes(env: str, record: EnvRecord, bento: str) -> tuple[int, boo
         )
     app = bento.split(":", 1)[0]  # the bento's name is the project name (mlops package)
     target = manifests.for_environment(env, record.image, bento, app=app)  # type: ignore[arg-type]
-    out = paths.path("deploy_state") / env / "k8s"
+    out = manifests.out_dir(env)
     written = manifests.write_manifests(target, out)
     validate(written)
     print(f"deploy {env}: {len(written)} manifests rendered and valid in {out}")

@@ -310,9 +310,19 @@ def recorded_model_version(env_file: Path) -> str:
     return f"{model.commit}-{model.md5}"
 
 
-def run(env: Environment, image: str, model_version: str | None, out: Path, params: Path) -> int:
+def out_dir(env: str) -> Path:
+    """<deploy_state>/<env>/k8s: where `mlops k8s-render` and `mlops deploy --target kubernetes` render."""
+    from mlops import paths
+
+    return paths.path("deploy_state") / env / "k8s"
+
+
+def run(env: Environment, image: str, model_version: str | None, out: Path | None, params: Path) -> int:
     """`mlops k8s-render`: write an environment's manifests to `out` (GitOps: commit them, or let a
-    controller apply them). The model version defaults to what deploy/<env>.yaml records."""
+    controller apply them) and validate them strictly. The model version defaults to what
+    deploy/<env>.yaml records; `out` to <deploy_state>/<env>/k8s, where `mlops deploy --target kubernetes`
+    renders them too."""
+    from mlops.deploy.kubernetes import validate
     from mlops.params import load_params
 
     app = load_params(params).project.name
@@ -321,6 +331,9 @@ def run(env: Environment, image: str, model_version: str | None, out: Path, para
         target = for_environment(env, image, version, app=app)
     except ValueError as exc:  # pydantic's ValidationError: the message names the field
         raise InputError(f"k8s-render {env}: {exc}") from exc
-    for path in write_manifests(target, out):
+    out = out_dir(env) if out is None else out
+    written = write_manifests(target, out)
+    validate(written)
+    for path in written:
         print(path)
     return 0

@@ -42,20 +42,20 @@ def model_tag(name: str, md5: str) -> str:
     return f"{name}:{md5[:16]}"
 
 
-def code_hash(project: Path) -> str:
+def code_hash(root: Path) -> str:
     """Hash of the serving code and the lock: a bento is rebuilt when either changes, not only the model."""
     import hashlib
 
     digest = hashlib.sha256()
-    for path in sorted([*(project / "src" / "mlops").rglob("*.py"), project / "uv.lock"]):
-        digest.update(path.relative_to(project).as_posix().encode())
+    for path in sorted([*(root / "src" / "mlops").rglob("*.py"), root / "uv.lock"]):
+        digest.update(path.relative_to(root).as_posix().encode())
         digest.update(path.read_bytes())
     return digest.hexdigest()[:8]
 
 
-def bento_version(md5: str, project: Path) -> str:
+def bento_version(md5: str, root: Path) -> str:
     """The bento version: the model and the code that serves it."""
-    return f"{md5[:16]}-{code_hash(project)}"
+    return f"{md5[:16]}-{code_hash(root)}"
 
 
 def check_gates(gates_path: Path, model_md5: str) -> None:
@@ -71,9 +71,9 @@ def check_gates(gates_path: Path, model_md5: str) -> None:
         raise InputError(f"the model failed the gates {gates.get('failed')}: it cannot be packaged")
 
 
-def lineage(project: Path, model_md5: str, threshold: float, experiment: str) -> dict[str, Any]:
+def lineage(root: Path, model_md5: str, threshold: float, experiment: str) -> dict[str, Any]:
     """What the model is made of: commit, data hashes from dvc.lock, MLflow run, decision threshold."""
-    lock = yaml.safe_load((project / "dvc.lock").read_text()) if (project / "dvc.lock").exists() else {}
+    lock = yaml.safe_load((root / "dvc.lock").read_text()) if (root / "dvc.lock").exists() else {}
     outs = {o["path"]: o["md5"] for st in lock.get("stages", {}).values() for o in st.get("outs", [])}
     from mlops.adapters.tracking import find_model_run
 
@@ -81,14 +81,14 @@ def lineage(project: Path, model_md5: str, threshold: float, experiment: str) ->
         run_id = find_model_run(experiment=experiment, model_md5=model_md5) or ""
     except Exception:  # an unreachable tracking server must not block packaging; lineage says so
         run_id = ""
-    git = git_state(project)
+    git = git_state(root)
     return {
         "model_md5": model_md5,
         "threshold": threshold,
         "git_commit": git["git_commit"],
         "git_dirty": git["git_dirty"],
-        "train_data_md5": outs.get(str(paths.path("train", project / paths.DVC_YAML)), ""),
-        "raw_data_md5": outs.get(str(paths.path("raw", project / paths.DVC_YAML)), ""),
+        "train_data_md5": outs.get(str(paths.path("train", root / paths.DVC_YAML)), ""),
+        "raw_data_md5": outs.get(str(paths.path("raw", root / paths.DVC_YAML)), ""),
         "mlflow_run_id": run_id,
     }
 
@@ -140,7 +140,7 @@ def ensure_model(
     return bento.create_model(tag, metadata=metadata, labels={"stage": "gated"}, files=files)
 
 
-def build_bento(tag: str, project: Path, labels: dict[str, str]) -> str:
+def build_bento(tag: str, root: Path, labels: dict[str, str]) -> str:
     """Build the bento of a packaged model (offline: no package locking); returns the bento tag.
 
     The bento, its service and its model share the project name (the model tag's name): the container has no
@@ -148,20 +148,23 @@ def build_bento(tag: str, project: Path, labels: dict[str, str]) -> str:
     from mlops.adapters import bento
 
     name, md5_prefix = tag.split(":", 1)
+    declared = {k: Path(v) for k, v in paths.declared(root / paths.DVC_YAML).items()}
+    data_folders = list(dict.fromkeys(str(declared[k].parent) for k in ("raw", "train", "test")))
     os.environ["MLOPS_MODEL_TAG"] = tag  # the service module reads its request schema from this model
     os.environ["MLOPS_PROJECT"] = name  # ...and its service name from this
     return bento.build_bento(
         SERVICE,
         name=name,
-        version=bento_version(md5_prefix, project),
+        version=bento_version(md5_prefix, root),
         labels=labels,
-        include=["src/mlops/**/*.py", "src/mlops/py.typed", "data/contract.yaml", "pyproject.toml"],
-        # BENTOML_HOME (.bentoml/) lives in the project: never walk into it, nor into other heavy folders.
-        exclude=[".bentoml", ".venv", ".git", ".dvc", "data/raw", "data/processed", "node_modules", ".tools"],
+        include=["src/mlops/**/*.py", "src/mlops/py.typed", str(declared["contract"]), "pyproject.toml"],
+        # BENTOML_HOME (.bentoml/) lives in the project: never walk into it, nor into other heavy folders
+        # (the folders of the pipeline's data: dvc.yaml paths raw, train, test).
+        exclude=[".bentoml", ".venv", ".git", ".dvc", *data_folders, "node_modules", ".tools"],
         envs={"MLOPS_MODEL_TAG": tag, "MLOPS_PROJECT": name},
         models=[tag],
         python={"lock_packages": False, "packages": []},
-        build_ctx=project,
+        build_ctx=root,
     )
 
 
@@ -172,7 +175,7 @@ def run(
     gates: Path,
     test: Path,
     out: Path,
-    project: Path = Path(),
+    root: Path = Path(),
 ) -> int:
     from mlops.adapters import bento
     from mlops.params import load_params
@@ -183,13 +186,13 @@ def run(
     check_gates(gates, md5)
     project_params = load_params(params).project
     name, threshold = project_params.name, project_params.threshold
-    metadata = lineage(project, md5, threshold, name)
+    metadata = lineage(root, md5, threshold, name)
     golden = golden_set(model, contract, test, threshold)
     tag = ensure_model(name, model, contract, metadata, golden)
     labels = {k: str(metadata[k])[:63] for k in ("model_md5", "git_commit", "mlflow_run_id")}
-    bento_tag = bento.find_bento(f"{name}:{bento_version(md5, project)}") or build_bento(tag, project, labels)
+    bento_tag = bento.find_bento(f"{name}:{bento_version(md5, root)}") or build_bento(tag, root, labels)
     out.mkdir(parents=True, exist_ok=True)
-    export = out / f"{name}.bento"  # the Dockerfile's `COPY dist/${PROJECT}.bento`
+    export = out / f"{name}.bento"  # the Dockerfile bind-mounts dist/${PROJECT}.bento
     tmp = out / f".{name}.partial.bento"
     tmp.unlink(missing_ok=True)
     bento.export_bento(bento_tag, tmp)

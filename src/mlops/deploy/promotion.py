@@ -103,11 +103,19 @@ def run_rollback(env: str) -> int:
 ALIASES = {"staging": "staging", "production": "champion"}
 
 
-def run_aliases(env: str, params: Path) -> int:
-    """Mirror deploy/<env>.yaml into the MLflow registry alias (staging / champion)."""
+def run_aliases(env: str, params: Path, server_only: bool = False) -> int:
+    """Mirror deploy/<env>.yaml into the MLflow registry alias (staging / champion).
+
+    `server_only` (make aliases, in CI): without MLFLOW_TRACKING_URI the store is the job's throwaway
+    embedded one, so there is nothing to mirror; exit 0."""
+    import os
+
     from mlops.adapters.tracking import set_alias, tracking_uri
     from mlops.params import load_params
 
+    if server_only and not os.environ.get("MLFLOW_TRACKING_URI"):
+        print("aliases: MLFLOW_TRACKING_URI not set (embedded store): nothing to mirror")
+        return 0
     record = read_record(env_file(env))
     if record.model is None:
         raise InputError(f"{env_file(env)} records no model: no alias to set")

@@ -55,24 +55,20 @@ def deployed_model(env_file: Path) -> DeployedModel | None:
         raise InputError(f"{env_file}: {describe_errors(exc, 'model')}") from exc
 
 
-def _cache_path(repo: Path, md5: str) -> Path:
-    return repo / ".dvc" / "cache" / "files" / "md5" / md5[:2] / md5[2:]
-
-
 def deployed_model_bytes(model: DeployedModel, repo: Path = Path()) -> bytes:
     """The recorded model file's bytes: from the local DVC cache, else from the DVC remote at its commit.
 
     The bytes are checked against the recorded md5, so a wrong file can never pass as the champion.
     """
-    cached = _cache_path(repo, model.md5)
+    from mlops.adapters import dvc_cli
+
+    cached = dvc_cli.cache_path(repo, model.md5)
     if cached.exists() and file_md5(cached) == model.md5:
         return cached.read_bytes()
     import hashlib
 
-    import dvc.api
-
     try:
-        data: bytes = dvc.api.read(model.path, repo=str(repo), rev=model.commit, mode="rb")
+        data = dvc_cli.read_at(model.path, repo=repo, rev=model.commit)
     except Exception as exc:  # DVC raises many types (missing rev, no remote, not in storage)
         raise InputError(f"cannot fetch the deployed model {model.label}: {exc}") from exc
     if hashlib.md5(data, usedforsecurity=False).hexdigest() != model.md5:

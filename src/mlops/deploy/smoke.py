@@ -125,7 +125,7 @@ def probe(
     base_url: str,
     golden: list[dict[str, Any]],
     model_version: str,
-    p95_budget_ms: float = 250.0,
+    p95_budget_ms: float,  # params.yaml deploy.smoke_p95_ms (or --p95-ms): no second copy here
     ready_timeout: float = 60.0,
     challenger: tuple[str, list[dict[str, Any]]] | None = None,
 ) -> SmokeResult:

@@ -179,8 +179,20 @@ def run_issue_body(summary: Path, out: Path, run_url: str | None) -> int:
     return 0
 
 
-def run_fetch(url: str, out: Path) -> int:
+def run_fetch(url: str | None, out: Path) -> int:
+    """`url` None: $MLOPS_PREDICTION_LOG_URL (the serving side's copy of its log); unset: exit 2."""
+    import os
+    import sys
+
     from mlops.serving.predlog import fetch
 
+    url = url or os.environ.get("MLOPS_PREDICTION_LOG_URL", "")
+    if not url:
+        print(
+            "fetch-log: MLOPS_PREDICTION_LOG_URL is not set: set it (a repository secret) to the log "
+            "location",
+            file=sys.stderr,
+        )
+        return 2
     print(f"fetch-log: {fetch(url, out)} new files from {url} -> {out}")
     return 0

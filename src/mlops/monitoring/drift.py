@@ -42,13 +42,14 @@ def log_frame(records: list[dict[str, Any]]) -> pd.DataFrame:
     return frame
 
 
-def window(frame: pd.DataFrame, hours: float, now: dt.datetime, cap: int) -> pd.DataFrame:
-    """Rows of the last `hours` before `now`, at most the `cap` most recent."""
+def window(frame: pd.DataFrame, hours: float, now: dt.datetime, cap: int | None = None) -> pd.DataFrame:
+    """Rows of the last `hours` before `now`, at most the `cap` most recent (None: all of them)."""
     if frame.empty:
         return frame
     start = pd.Timestamp(now) - pd.Timedelta(hours=hours)
     recent = frame[(frame["timestamp"] > start) & (frame["timestamp"] <= pd.Timestamp(now))]
-    return recent.sort_values("timestamp").tail(cap)
+    ordered = recent.sort_values("timestamp")
+    return ordered if cap is None else ordered.tail(cap)
 
 
 def missing_checks(

@@ -49,14 +49,25 @@ def set_ingest_source(params_path: Path, source: str) -> None:
 
 
 def run(
-    params: Path, contract: Path, log_dir: Path, out: Path, min_rows: int, set_source: bool = False
+    params: Path,
+    contract: Path,
+    log_dir: Path,
+    out: Path,
+    min_rows: int | None = None,
+    set_source: bool = False,
+    dvc_add: bool = False,
 ) -> int:
+    """`min_rows` None: params.yaml monitoring.retrain_min_rows. `dvc_add`: track `out` with DVC (its
+    .dvc file goes to git; the extract itself never does)."""
     section = load_params(params).monitoring
+    min_rows = section.retrain_min_rows if min_rows is None else min_rows
     data_contract = load_contract(contract)
     if not log_dir.is_dir():
         raise InputError(f"prediction log folder not found: {log_dir}")
+    # No cap: the extract keeps every labelled customer of the window. monitoring.sample_cap bounds what the
+    # drift check computes on; applied here it would silently train on fewer customers than were labelled.
     frame = rules.window(
-        rules.log_frame(read_records(log_dir)), section.window_hours, dt.datetime.now(dt.UTC), 10_000_000
+        rules.log_frame(read_records(log_dir)), section.window_hours, dt.datetime.now(dt.UTC)
     )
     joined = rules.labelled(frame, read_records(log_dir, FEEDBACK_PREFIX))
     data = extract(joined, list(data_contract.columns), data_contract.target, data_contract.id_column)
@@ -72,4 +83,10 @@ def run(
     if set_source:
         set_ingest_source(params, str(out))
         print(f"refresh-data: {params} ingest.source -> {out}")
+    if dvc_add:
+        import subprocess
+        import sys
+
+        dvc = Path(sys.executable).parent / "dvc"  # the venv's own DVC
+        return subprocess.run([str(dvc), "add", "-q", str(out)], check=False).returncode
     return 0

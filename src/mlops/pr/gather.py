@@ -16,11 +16,11 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from mlops.adapters import dvc_cli
 from mlops.io import InputError, read_json, write_json, write_text
 from mlops.lineage import file_md5
+from mlops.paths import DVC_YAML
+from mlops.paths import declared as declared_paths
 from mlops.pr import render
 
 META = "meta.json"  # what pr-comment needs: the pull-request number, validated there (mlops pr-target)
@@ -72,15 +72,6 @@ def slug(title: str, taken: set[str] | None = None) -> str:
     return name
 
 
-def _paths(project: Path) -> dict[str, str]:
-    """The pipeline's file map: dvc.yaml's `vars.paths` (declared once there)."""
-    spec = yaml.safe_load((project / "dvc.yaml").read_text())
-    for entry in spec.get("vars", []):
-        if isinstance(entry, dict) and "paths" in entry:
-            return {k: str(v) for k, v in entry["paths"].items()}
-    raise InputError("dvc.yaml: no `vars: - paths:` map (the report reads every file location from it)")
-
-
 def _mlflow_run(experiment: str, model_md5: str) -> str:
     from mlops.adapters.tracking import find_model_run, tracking_uri
 
@@ -94,19 +85,19 @@ def _mlflow_run(experiment: str, model_md5: str) -> str:
 
 
 def gather(
-    base: str, out_dir: Path, project: Path, experiment: str, head: str | None = None
+    base: str, out_dir: Path, root: Path, experiment: str, head: str | None = None
 ) -> render.ReportInputs:
     """Read what this branch produced; render its plots into out_dir. `head`: the PR's head commit (on
     GitHub the checkout is a temporary merge of it into the base)."""
-    base_sha = _git(["rev-parse", "--verify", f"{base}^{{commit}}"], project)
-    tested = _git(["rev-parse", "HEAD"], project)
+    base_sha = _git(["rev-parse", "--verify", f"{base}^{{commit}}"], root)
+    tested = _git(["rev-parse", "HEAD"], root)
     head_sha = head or tested
-    paths = _paths(project)
-    stages, edges = dvc_cli.stage_edges(project)
-    missing = not_reproduced(stages, edges, dvc_cli.changed_stages(project))
+    paths = declared_paths(root / DVC_YAML)
+    stages, edges = dvc_cli.stage_edges(root)
+    missing = not_reproduced(stages, edges, dvc_cli.changed_stages(root))
 
     def path(key: str) -> Path:
-        return project / paths[key]
+        return root / paths[key]
 
     def current(stage: str) -> bool:
         return stage not in missing
@@ -127,14 +118,14 @@ def gather(
             gates = None
 
     evaluated = current("evaluate")
-    metrics = dvc_cli.metrics_diff(base_sha, project) if evaluated else None
+    metrics = dvc_cli.metrics_diff(base_sha, root) if evaluated else None
     slices = read_json(path("slices")) if evaluated and path("slices").exists() else None
     base_label = f"{base} @ {base_sha[:7]}" if base != base_sha else base_sha[:7]
     plots: list[tuple[str, str]] = []
     if evaluated:
         names = {"workspace": "candidate", base_sha: "base"}
         taken: set[str] = set()
-        for title, spec in dvc_cli.plots_diff(base_sha, project).items():
+        for title, spec in dvc_cli.plots_diff(base_sha, root).items():
             from mlops.adapters.vega import render_png
 
             file = f"{slug(title, taken)}.png"
@@ -157,7 +148,7 @@ def gather(
         candidate=f"`{head_sha[:7]}`",
         stages=stages,
         not_reproduced=missing,
-        params=dvc_cli.params_diff(base_sha, project),
+        params=dvc_cli.params_diff(base_sha, root),
         metrics=metrics,
         gates=gates,
         validation=validation,
@@ -173,7 +164,7 @@ def run(
     out: Path,
     pr: int | None,
     head: str | None = None,
-    project: Path = Path(),
+    root: Path = Path(),
 ) -> int:
     from mlops.params import load_params
 
@@ -182,7 +173,7 @@ def run(
     out.parent.mkdir(parents=True, exist_ok=True)
     build = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}."))
     try:
-        inputs = gather(base, build, project.resolve(), experiment, head)
+        inputs = gather(base, build, root.resolve(), experiment, head)
         write_text(render.build(inputs), build / "report.md")
         if pr is not None:
             write_json({"pr": pr, "base": base}, build / META)
