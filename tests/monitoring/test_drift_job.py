@@ -3,7 +3,9 @@ shifted inputs and a changed relation are caught and named, too little data is n
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -83,3 +85,63 @@ def test_too_few_rows_is_insufficient_data_not_an_alarm(world: World) -> None:
 def test_a_missing_log_folder_is_an_input_error(world: World, capsys: pytest.CaptureFixture[str]) -> None:
     code = main(["drift", "--log-dir", str(world.root / "nowhere"), "--out", str(world.root / "x")])
     assert code == 2 and "prediction log folder not found" in capsys.readouterr().err
+
+
+def rewrite(log: Path, out: Path, change: Callable[[int, dict[str, Any]], list[dict[str, Any]]]) -> Path:
+    """A copy of a prediction log with each record (numbered) replaced by what `change` returns."""
+    out.mkdir()
+    number = 0
+    for path in sorted(log.glob("predictions-*.jsonl")):
+        lines = []
+        for line in path.read_text().splitlines():
+            lines += [json.dumps(r) for r in change(number, json.loads(line))]
+            number += 1
+        (out / path.name).write_text("\n".join(lines) + "\n")
+    return out
+
+
+def test_an_all_null_feature_a_constant_one_and_duplicates_are_named_drift_not_a_crash(
+    world: World, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def broken(i: int, r: dict[str, Any]) -> list[dict[str, Any]]:
+        r["inputs"] = {**r["inputs"], "total_charges": None, "tenure_months": 12}
+        return [r, r] if i < 10 else [r]  # the first 10 lines written twice
+
+    log = rewrite(world.log("nulls", rows=1500, seed=11), world.root / "nulls-broken", broken)
+    code, summary = drift(world, log, world.root / "nulls-out")
+    assert code == EXIT_DRIFT and summary["status"] == "drift" and summary["rows"] == 1500
+    assert "Traceback" not in capsys.readouterr().err
+    reasons = summary["reasons"]
+    assert any(r.startswith("total_charges is null in all 1500 rows of the window") for r in reasons)
+    assert "total_charges" not in {c["column"] for c in summary["columns"]}  # not sent to Evidently
+    assert any(r.startswith("tenure_months is constant at 12 in all 1500 rows") for r in reasons)
+    assert summary["quality"]["duplicates"]["records"] == 10
+    assert any(r.startswith("10 duplicate records of 10 request ids (10 identical)") for r in reasons)
+
+
+def test_naive_timestamps_are_read_as_utc_and_named_and_those_in_the_future_counted(
+    world: World, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def naive(i: int, r: dict[str, Any]) -> list[dict[str, Any]]:
+        stamp = dt.datetime.fromisoformat(r["timestamp"])
+        if i >= 1000:  # local time two hours ahead of UTC, written without its offset
+            stamp += dt.timedelta(hours=2)
+        return [{**r, "timestamp": stamp.replace(tzinfo=None).isoformat()}]
+
+    log = rewrite(world.log("naive", rows=1500, seed=12), world.root / "naive-local", naive)
+    code, summary = drift(world, log, world.root / "naive-out")
+    assert code == EXIT_DRIFT and summary["status"] == "drift"
+    assert "Traceback" not in capsys.readouterr().err
+    assert summary["rows"] == 1000  # the naive ones read as UTC are judged, the future ones are not
+    assert summary["quality"]["timestamps"] == {
+        "future": 500,
+        "naive": 1500,
+        "naive_future": 500,
+        "invalid": 0,
+        "passed": False,
+    }
+    assert "1500 records with timestamps without a UTC offset (naive): read as UTC" in summary["reasons"]
+    assert (
+        "500 records timestamped more than 5 min in the future, 500 of them naive: not used"
+        in (summary["reasons"])
+    )

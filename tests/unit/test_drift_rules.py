@@ -123,3 +123,72 @@ def test_the_retrain_points_ingest_at_the_extract_and_keeps_the_comments(tmp_pat
     params.write_text("train:\n  seed: 1\n")
     with pytest.raises(InputError, match="no `source:` line under `ingest:`"):
         set_ingest_source(params, "x.parquet")
+
+
+def test_naive_future_and_invalid_timestamps_are_counted_and_named_never_silently_dropped() -> None:
+    naive = {**record(1, 2), "timestamp": (NOW - dt.timedelta(hours=2)).replace(tzinfo=None).isoformat()}
+    local = {**record(2, 0), "timestamp": (NOW + dt.timedelta(hours=2)).replace(tzinfo=None).isoformat()}
+    ahead = record(3, hours_ago=-1)  # an aware timestamp an hour after the window end
+    skewed = record(4, hours_ago=-0.05)  # 3 minutes ahead: within CLOCK_SKEW, in the window
+    broken = {**record(5, 1), "timestamp": "yesterday"}
+    zulu = {**record(6, 1), "timestamp": "2026-11-25T11:00:00Z"}
+    frame = rules.log_frame([naive, local, ahead, skewed, broken, zulu, record(7, 1)])
+    assert list(frame["naive_timestamp"]) == [True, True, False, False, False, False, False]
+    recent = rules.window(frame, hours=5, now=NOW)
+    assert sorted(recent["request_id"]) == ["r1", "r4", "r6", "r7"]  # naive r1 read as UTC
+    stamps = rules.timestamp_check(frame, hours=5, now=NOW)
+    assert stamps == {"future": 2, "naive": 2, "naive_future": 1, "invalid": 1, "passed": False}
+    reasons = rules.quality_reasons({"timestamps": stamps})
+    assert reasons == [
+        "2 records timestamped more than 5 min in the future, 1 of them naive: not used",
+        "2 records with timestamps without a UTC offset (naive): read as UTC",
+        "1 records with a missing or invalid timestamp: not used",
+    ]
+    # Only future rows (naive local time ahead of UTC): too few to judge, but drift, not "no data".
+    params = shipped_params().monitoring
+    only_future = rules.log_frame([local])
+    few = rules.insufficient(
+        0, params, {"drift": False}, {"timestamps": rules.timestamp_check(only_future, 5, NOW)}
+    )
+    assert few["status"] == "drift" and "1 of them naive" in few["reasons"][1]
+    calm = rules.timestamp_check(rules.log_frame([record(8, 1)]), hours=5, now=NOW)
+    assert calm["passed"] and rules.quality_reasons({"timestamps": calm}) == []
+
+
+def test_duplicate_request_ids_are_counted_and_only_the_first_is_judged() -> None:
+    twice = record(1, 2, p=0.9)
+    frame = rules.log_frame([twice, record(2, 2), twice, {**record(2, 1), "probability": 0.1}, record(3, 1)])
+    kept, dups = rules.deduplicate(frame)
+    assert list(kept["request_id"]) == ["r1", "r2", "r3"] and list(kept["probability"]) == [0.9, 0.4, 0.4]
+    assert dups == {"records": 2, "request_ids": 2, "identical": 1, "examples": ["r1", "r2"], "passed": False}
+    (reason,) = rules.quality_reasons({"duplicates": dups})
+    assert reason == "2 duplicate records of 2 request ids (1 identical), e.g. r1, r2: only the first counted"
+    assert rules.deduplicate(rules.log_frame([record(1, 1), record(2, 1)]))[1]["passed"]
+
+
+def test_all_null_constant_and_vanished_columns_are_named_and_make_the_verdict_drift() -> None:
+    rng = np.random.default_rng(0)
+    ref = pd.DataFrame(
+        {
+            "x": np.where(rng.random(400) < 0.1, np.nan, rng.normal(size=400)),
+            "y": rng.normal(size=400),
+            "z": rng.normal(size=400),
+            "c": rng.choice(["a", "b", "rare"], p=[0.6, 0.38, 0.02], size=400),
+        }
+    )
+    cur = pd.DataFrame({"x": [np.nan] * 100, "y": [7.0] * 100, "z": rng.normal(size=100), "c": ["a"] * 100})
+    all_null = rules.all_null_columns(ref, cur, ["x", "y", "z", "c", "absent"])
+    assert [c["column"] for c in all_null] == ["x"] and all_null[0]["rows"] == 100
+    assert rules.all_null_columns(ref.assign(x=np.nan), cur, ["x"]) == []  # all null in training too
+    (const,) = rules.constant_columns(ref, cur, ["x", "y", "z"])
+    assert const["column"] == "y" and const["value"] == 7.0 and const["rows"] == 100
+    assert rules.constant_columns(ref.assign(y=7.0), cur, ["y"]) == []  # constant in training too
+    (gone,) = rules.vanished_categories(ref, cur, ["c"])
+    assert gone["column"] == "c" and gone["values"] == ["b"]  # "rare": 2 % of 100 rows, absence is chance
+    params = shipped_params().monitoring
+    quality = {"all_null": all_null, "constant": [const], "vanished_categories": [gone]}
+    summary = rules.verdict(100, params, [], 0.0, None, [], [], {"drift": False}, quality)
+    assert summary["status"] == "drift" and summary["quality"] == quality
+    assert summary["reasons"][0].startswith("x is null in all 100 rows of the window")
+    assert summary["reasons"][1].startswith("y is constant at 7 in all 100 rows of the window (reference std")
+    assert summary["reasons"][2].startswith("categories of c vanished from the window: b (")

@@ -2,8 +2,9 @@
 
 Writes reports/drift/drift.html (Evidently, self-contained) and reports/drift/drift.json (the verdict, its
 reasons, every test). Exit codes, relied on by the drift workflow: 0 no drift (or too little data to
-judge: never a false alarm), 3 drift (inputs, predictions, data quality or labelled performance), 2 bad
-input (missing files, broken params), 1 anything unexpected.
+judge: never a false alarm), 3 drift (inputs, predictions, data quality or labelled performance; a broken
+log (future, naive or invalid timestamps, duplicate request ids) even with too few rows), 2 bad input
+(missing files, broken params), 1 anything unexpected.
 
 The reference predictions come from the model production runs (deploy/production.yaml, fetched from DVC
 by its md5), else from the pipeline's current model: prediction drift compares like with like.
@@ -48,11 +49,16 @@ def _input_drift(
     contract: Contract,
     current: pd.DataFrame,
     concept: dict[str, Any],
+    quality: dict[str, Any],
     reference_path: Path,
     model: tuple[Path, Path],
     out_dir: Path,
 ) -> dict[str, Any]:
-    """Enough rows: the Evidently report and our quality checks against the reference, and the verdict."""
+    """Enough rows: the Evidently report and our quality checks against the reference, and the verdict.
+
+    Columns null in every row of the window are named in `quality` and left out of the Evidently call
+    (there is no distribution to compare, and Evidently fails on them).
+    """
     features = contract.features()
     numeric, categorical = contract.numeric(features), contract.categorical(features)
     reference = rules.sample(read_table(reference_path), params.sample_cap, params.seed)
@@ -63,16 +69,25 @@ def _input_drift(
     reference["probability"] = scorer.predict_proba(reference[input_columns(contract)])[:, 1]
     cur = current.reset_index(drop=True).copy()
     for col in numeric:
-        cur[col] = pd.to_numeric(cur[col], errors="coerce").astype(float)
+        values = cur[col] if col in cur else pd.Series(index=cur.index, dtype=float)
+        cur[col] = pd.to_numeric(values, errors="coerce").astype(float)
     for col in categorical:
-        cur[col] = cur[col].astype("object")
+        cur[col] = (cur[col] if col in cur else pd.Series(index=cur.index, dtype=object)).astype("object")
+    all_null = rules.all_null_columns(reference, cur, features)
+    empty = {c["column"] for c in all_null}
+    quality = {
+        **quality,
+        "all_null": all_null,
+        "constant": rules.constant_columns(reference, cur, numeric),
+        "vanished_categories": rules.vanished_categories(reference, cur, categorical),
+    }
     from mlops.adapters.evidently import drift_report
 
     result = drift_report(
         reference,
         cur,
-        numeric=numeric,
-        categorical=categorical,
+        numeric=[c for c in numeric if c not in empty],
+        categorical=[c for c in categorical if c not in empty],
         prediction="probability",
         drift_share=params.drift_share,
         column_threshold=params.column_threshold,
@@ -104,6 +119,7 @@ def _input_drift(
         rules.missing_checks(reference, cur, features, params.max_missing_increase),
         rules.unseen_categories(reference, cur, categorical),
         concept,
+        quality,
     )
     summary["reference"] = {"rows": len(reference), "file": str(reference_path), "model": model_label}
     return summary
@@ -127,20 +143,23 @@ def run(
         raise InputError(f"prediction log folder not found: {log_dir}")
     now = now or dt.datetime.now(dt.UTC)
     frame = rules.log_frame(read_records(log_dir))
-    current = rules.window(frame, section.window_hours, now, section.sample_cap)
+    stamps = rules.timestamp_check(frame, section.window_hours, now)
+    current, duplicates = rules.deduplicate(rules.window(frame, section.window_hours, now))
+    current = current.tail(section.sample_cap)
+    quality: dict[str, Any] = {"timestamps": stamps, "duplicates": duplicates}
     baseline = read_json(metrics)
     concept = rules.concept_check(
         rules.labelled(current, read_records(log_dir, FEEDBACK_PREFIX)), baseline, threshold, section
     )
     out.mkdir(parents=True, exist_ok=True)
     if len(current) < section.min_rows:
-        summary = rules.insufficient(len(current), section, concept)
+        summary = rules.insufficient(len(current), section, concept, quality)
         if concept.get("drift"):  # too few rows for input drift, but enough labels to see the relation move
             summary["status"] = "drift"
             summary["reasons"].append(rules.concept_reason(concept))
     else:
         models = (production, model)
-        summary = _input_drift(section, data_contract, current, concept, reference, models, out)
+        summary = _input_drift(section, data_contract, current, concept, quality, reference, models, out)
     summary["window"] = {"hours": section.window_hours, "end": now.isoformat()}
     write_text(json.dumps(summary, indent=2, default=str) + "\n", out / "drift.json")
     stream = sys.stdout if summary["status"] != "drift" else sys.stderr

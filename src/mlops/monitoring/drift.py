@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import re
 from typing import Any
 
 import numpy as np
@@ -18,18 +19,34 @@ from mlops.params import MonitoringParams
 
 # `mlops drift` exits 3 on drift; 0 without (or with too little data to judge); 1 or 2 on errors.
 EXIT_DRIFT = 3
+# Clocks of the service and the drift job may disagree by this much: a record up to this far after the
+# window end is still in the window; later than that, it is "in the future" (a clock or logging fault).
+CLOCK_SKEW = dt.timedelta(minutes=5)
+# A reference category is "vanished" when the window, at the reference share, should have held at least
+# this many rows of it and holds none (by chance: probability below e^-20).
+VANISHED_MIN_EXPECTED = 20
+# An ISO 8601 time of day followed by a UTC offset (Z, +hh, +hh:mm, +hhmm): without one, the time is naive.
+_OFFSET = re.compile(r"[T ]\d{2}(?::?\d{2}(?::?\d{2}(?:[.,]\d+)?)?)?\s*(?:Z|[+-]\d{2}(?::?\d{2})?)$", re.I)
 
 
 def log_frame(records: list[dict[str, Any]]) -> pd.DataFrame:
-    """Prediction-log records as one row each: request id, time, model, probability, class, inputs."""
+    """Prediction-log records as one row each: request id, time, model, probability, class, inputs.
+
+    `timestamp` is UTC. A timestamp without a UTC offset (naive) is READ AS UTC, the convention the service
+    writes in, and flagged in `naive_timestamp`: `timestamp_check` counts such records and the verdict
+    names them, so a writer in local time is an alarm, never a silent shift of the window. A timestamp
+    that is missing or not ISO 8601 becomes NaT (in no window; counted as invalid).
+    """
     if not records:
-        return pd.DataFrame(columns=["request_id", "timestamp", "model_version", "probability", "churn"])
+        return pd.DataFrame(
+            columns=["request_id", "timestamp", "model_version", "probability", "churn", "naive_timestamp"]
+        )
     inputs = pd.DataFrame.from_records([r.get("inputs", {}) for r in records])
     meta = pd.DataFrame.from_records(
         [
             {
-                "request_id": r["request_id"],
-                "timestamp": r["timestamp"],
+                "request_id": r.get("request_id"),
+                "timestamp": r.get("timestamp"),
                 "model_version": r.get("model_version"),
                 "probability": r["probability"],
                 "churn": r["churn"],
@@ -37,19 +54,168 @@ def log_frame(records: list[dict[str, Any]]) -> pd.DataFrame:
             for r in records
         ]
     )
-    frame = pd.concat([meta, inputs], axis=1)
-    frame["timestamp"] = pd.to_datetime(frame["timestamp"], utc=True, format="ISO8601")
+    frame = pd.concat([meta, inputs.drop(columns=["naive_timestamp"], errors="ignore")], axis=1)
+    raw = frame["timestamp"]
+    text = raw.map(lambda v: v.strip() if isinstance(v, str) else "")
+    frame["timestamp"] = pd.to_datetime(text.where(text != ""), utc=True, format="ISO8601", errors="coerce")
+    frame["naive_timestamp"] = frame["timestamp"].notna() & ~text.map(lambda v: bool(_OFFSET.search(v)))
     return frame
 
 
 def window(frame: pd.DataFrame, hours: float, now: dt.datetime, cap: int | None = None) -> pd.DataFrame:
-    """Rows of the last `hours` before `now`, at most the `cap` most recent (None: all of them)."""
+    """Rows of the last `hours` before `now` (plus CLOCK_SKEW), at most the `cap` most recent (None: all).
+
+    Later rows are in the future and invalid timestamps in no window: `timestamp_check` counts both.
+    """
     if frame.empty:
         return frame
     start = pd.Timestamp(now) - pd.Timedelta(hours=hours)
-    recent = frame[(frame["timestamp"] > start) & (frame["timestamp"] <= pd.Timestamp(now))]
-    ordered = recent.sort_values("timestamp")
+    end = pd.Timestamp(now) + pd.Timedelta(CLOCK_SKEW)
+    recent = frame[(frame["timestamp"] > start) & (frame["timestamp"] <= end)]
+    ordered = recent.sort_values("timestamp", kind="stable")
     return ordered if cap is None else ordered.tail(cap)
+
+
+def timestamp_check(frame: pd.DataFrame, hours: float, now: dt.datetime) -> dict[str, Any]:
+    """Timestamps the window cannot trust, counted (never silently dropped); any of them is drift.
+
+    - `future`: later than `now` + CLOCK_SKEW: not used (no window can place them; a clock or time-zone
+      fault, e.g. naive local time ahead of UTC read as UTC).
+    - `naive`: no UTC offset, read as UTC (see `log_frame`); counted when that reading puts them in the
+      window or in the future (older ones concern no current window). They ARE used, under that reading.
+    - `invalid`: missing or not ISO 8601: not used.
+    """
+    if frame.empty:
+        return {"future": 0, "naive": 0, "naive_future": 0, "invalid": 0, "passed": True}
+    ts = frame["timestamp"]
+    start = pd.Timestamp(now) - pd.Timedelta(hours=hours)
+    future = ts > pd.Timestamp(now) + pd.Timedelta(CLOCK_SKEW)
+    naive = frame["naive_timestamp"].astype(bool) & (ts > start)
+    out = {
+        "future": int(future.sum()),
+        "naive": int(naive.sum()),
+        "naive_future": int((naive & future).sum()),
+        "invalid": int(ts.isna().sum()),
+    }
+    return {**out, "passed": not (out["future"] or out["naive"] or out["invalid"])}
+
+
+def deduplicate(frame: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """The first record of each request id, and the count of the others (a logging fault: drift).
+
+    A request id is logged once per prediction, so a second record of it is a double write (`identical`:
+    the whole record repeated) or ids reused for different requests (`conflicting`); either way only the
+    first counts in the judgement, so a doubled batch does not weigh twice.
+    """
+    if frame.empty:
+        return frame, {"records": 0, "request_ids": 0, "identical": 0, "examples": [], "passed": True}
+    repeated = frame["request_id"].duplicated(keep="first")
+    identical = frame.astype(str).duplicated(keep="first")
+    ids = frame.loc[repeated, "request_id"]
+    info = {
+        "records": int(repeated.sum()),
+        "request_ids": int(ids.nunique()),
+        "identical": int((repeated & identical).sum()),
+        "examples": [str(i) for i in ids.drop_duplicates().head(5)],
+    }
+    return frame[~repeated], {**info, "passed": not info["records"]}
+
+
+def all_null_columns(
+    reference: pd.DataFrame, current: pd.DataFrame, columns: list[str]
+) -> list[dict[str, Any]]:
+    """Columns with no value at all in the window that had values in the reference (a broken feed)."""
+    out = []
+    for col in columns:
+        ref_null = float(reference[col].isna().mean()) if col in reference else 1.0
+        empty = col not in current or bool(current[col].isna().all())
+        if empty and ref_null < 1.0 and len(current):
+            out.append({"column": col, "rows": len(current), "reference_null_share": round(ref_null, 4)})
+    return out
+
+
+def constant_columns(
+    reference: pd.DataFrame, current: pd.DataFrame, numeric: list[str]
+) -> list[dict[str, Any]]:
+    """Numeric columns stuck at one value in the window (at least 2 values) that varied in the reference."""
+    out = []
+    for col in numeric:
+        if col not in current or col not in reference:
+            continue
+        values = pd.to_numeric(current[col], errors="coerce").dropna()
+        ref = pd.to_numeric(reference[col], errors="coerce").dropna()
+        stuck = len(values) >= 2 and bool((values == values.iloc[0]).all())
+        if stuck and len(ref) > 1 and bool((ref != ref.iloc[0]).any()):
+            out.append(
+                {
+                    "column": col,
+                    "value": float(values.iloc[0]),
+                    "rows": len(values),
+                    "reference_std": round(float(ref.std()), 4),
+                }
+            )
+    return out
+
+
+def vanished_categories(
+    reference: pd.DataFrame, current: pd.DataFrame, categorical: list[str]
+) -> list[dict[str, Any]]:
+    """Reference categories absent from the window although its size made them expected (see
+    VANISHED_MIN_EXPECTED): a value the feed stopped sending, or a mapping that swallows it."""
+    out = []
+    for col in categorical:
+        if col not in current or col not in reference:
+            continue
+        seen = current[col].dropna().astype(str)
+        if seen.empty:  # all null: all_null_columns names it
+            continue
+        shares = reference[col].dropna().astype(str).value_counts(normalize=True)
+        gone = {
+            str(v): round(float(s), 4)
+            for v, s in shares.items()
+            if s * len(seen) >= VANISHED_MIN_EXPECTED and v not in set(seen)
+        }
+        if gone:
+            out.append({"column": col, "values": sorted(gone), "reference_share": gone, "rows": len(seen)})
+    return out
+
+
+def quality_reasons(quality: dict[str, Any]) -> list[str]:
+    """One reason per broken input of the `quality` block (timestamps, duplicates, columns)."""
+    reasons = []
+    stamps = quality.get("timestamps") or {}
+    if stamps.get("future"):
+        naive = f", {stamps['naive_future']} of them naive" if stamps.get("naive_future") else ""
+        reasons.append(
+            f"{stamps['future']} records timestamped more than {CLOCK_SKEW.total_seconds() / 60:g} min "
+            f"in the future{naive}: not used"
+        )
+    if stamps.get("naive"):
+        reasons.append(f"{stamps['naive']} records with timestamps without a UTC offset (naive): read as UTC")
+    if stamps.get("invalid"):
+        reasons.append(f"{stamps['invalid']} records with a missing or invalid timestamp: not used")
+    dups = quality.get("duplicates") or {}
+    if dups.get("records"):
+        reasons.append(
+            f"{dups['records']} duplicate records of {dups['request_ids']} request ids "
+            f"({dups['identical']} identical), e.g. {', '.join(dups['examples'])}: only the first counted"
+        )
+    reasons += [
+        f"{c['column']} is null in all {c['rows']} rows of the window "
+        f"(reference: {c['reference_null_share']:.1%} null): not drift-tested"
+        for c in quality.get("all_null", [])
+    ]
+    reasons += [
+        f"{c['column']} is constant at {c['value']:g} in all {c['rows']} rows of the window "
+        f"(reference std {c['reference_std']:g})"
+        for c in quality.get("constant", [])
+    ]
+    reasons += [
+        f"categories of {c['column']} vanished from the window: "
+        + ", ".join(f"{v} ({s:.1%} of the reference)" for v, s in c["reference_share"].items())
+        for c in quality.get("vanished_categories", [])
+    ]
+    return reasons
 
 
 def missing_checks(
@@ -146,10 +312,12 @@ def verdict(
     missing: list[dict[str, Any]],
     unseen: list[dict[str, Any]],
     concept: dict[str, Any],
+    quality: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The summary written to drift.json; `status` is drift, no_drift or insufficient_data."""
     drifted = [c["column"] for c in columns if c["drifted"]]
-    reasons = []
+    quality = quality or {}
+    reasons = quality_reasons(quality)
     if share >= params.drift_share:
         reasons.append(
             f"{len(drifted)} of {len(columns)} feature columns drifted "
@@ -178,16 +346,25 @@ def verdict(
         "missing": missing,
         "unseen_categories": unseen,
         "concept": concept,
+        "quality": quality,
     }
 
 
-def insufficient(rows: int, params: MonitoringParams, concept: dict[str, Any]) -> dict[str, Any]:
+def insufficient(
+    rows: int, params: MonitoringParams, concept: dict[str, Any], quality: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """Too few rows to judge the inputs; a broken log (timestamps, duplicates in `quality`) is still drift."""
+    faults = quality_reasons(quality or {})
     return {
-        "status": "insufficient_data",
+        "status": "drift" if faults else "insufficient_data",
         "rows": rows,
         "min_rows": params.min_rows,
-        "reasons": [f"{rows} predictions in the last {params.window_hours:g} h (< {params.min_rows})"],
+        "reasons": [
+            f"{rows} predictions in the last {params.window_hours:g} h (< {params.min_rows})",
+            *faults,
+        ],
         "concept": concept,
+        "quality": quality or {},
     }
 
 
