@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -14,7 +15,7 @@ from pydantic import ValidationError
 
 from mlops.contract import Contract
 from mlops.deploy.smoke import Observation, evaluate
-from mlops.serving.guard import reason_of
+from mlops.serving.guard import RequestGuard, reason_of
 from mlops.serving.predlog import PredictionLog, read_records
 from mlops.serving.runtime import (
     Challenger,
@@ -141,6 +142,51 @@ def test_rejection_reasons_come_from_the_first_pydantic_error() -> None:
     assert reason_of(body("int_type")) == "wrong_type"
     assert reason_of(body("missing")) == "missing_field"
     assert reason_of(b"not json") == "invalid"
+
+
+def guarded(path: str, pieces: list[bytes], stall: bool = False) -> tuple[int, list[bytes]]:
+    """One POST through RequestGuard (100-byte limit, 0.05 s body timeout) in front of an echo app: the
+    status answered and the bodies the app got. The body comes in `pieces`, with no Content-Length."""
+    seen: list[bytes] = []
+
+    class Echo:
+        routes = tuple(SimpleNamespace(path=p) for p in ("/predict", "/livez"))
+
+        async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+            seen.append((await receive())["body"])
+            await send({"type": "http.response.start", "status": 200, "headers": []})
+            await send({"type": "http.response.body", "body": b"{}"})
+
+    messages = [
+        {"type": "http.request", "body": b, "more_body": i < len(pieces) - 1} for i, b in enumerate(pieces)
+    ]
+    status: list[int] = []
+
+    async def receive() -> dict[str, Any]:
+        if messages and not (stall and len(messages) < len(pieces)):
+            return messages.pop(0)
+        await asyncio.sleep(3600)  # the client stalls
+        raise AssertionError
+
+    async def send(message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.start":
+            status.append(message["status"])
+
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "path": path,
+        "headers": [(b"content-type", b"application/json")],
+    }
+    asyncio.run(RequestGuard(Echo(), max_body_bytes=100, body_timeout_s=0.05)(scope, receive, send))
+    return status[0], seen
+
+
+def test_the_guard_refuses_unknown_paths_and_bounds_bodies_in_bytes_and_time() -> None:
+    assert guarded("/predict", [b"{", b'"a": 1', b"}"]) == (200, [b'{"a": 1}'])  # replayed whole
+    assert guarded("/wp-admin.php", [b"{}"]) == (404, [])
+    assert guarded("/predict", [b" " * 60, b" " * 60, b"{}"]) == (413, [])  # chunked: no Content-Length
+    assert guarded("/predict", [b'{"a":', b" 1}"], stall=True) == (408, [])
 
 
 def test_smoke_verdicts_name_the_request_and_the_numbers() -> None:

@@ -1,19 +1,37 @@
-"""ASGI middleware in front of the API routes: refuse what must not reach BentoML, count every refusal.
+"""ASGI middleware in front of the whole app: refuse what must not reach BentoML, count every refusal.
 
 BentoML answers some bad requests with a 500 (a multipart body without a boundary, seen here), and the
 reviewer must never see a 5xx for a client's mistake. So POSTs to our routes must be JSON with a body
 under the size limit; anything else gets a 4xx naming the problem before BentoML parses it. 4xx answers
 BentoML gives itself (schema violations) are counted by reason, read from pydantic's error type.
+
+Hostile traffic stays bounded (issue 13):
+- unknown paths: BentoML's metrics middleware labels every request with its raw path, so each distinct
+  path a scanner tries would add series to /metrics for good. The guard wraps the whole app (outside
+  BentoML's middlewares, see `guard_app` in service.py) and answers 404 itself to any path that is not a
+  route of the app, counted once under reason="unknown_path";
+- the body limit counts the bytes actually received (chunked bodies have no Content-Length);
+- the whole body must arrive within BODY_TIMEOUT_S, else 408: a stalled or short body must not hold a
+  concurrency slot until BentoML's 30 s timeout answers 504.
+The body of a POST to our routes is read here, up to the limit, and replayed to BentoML (which reads all
+of it anyway to parse the JSON).
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
+import os
+from pathlib import Path
 from typing import Any
 
 from mlops.serving.telemetry import count_rejected
 
 ROUTES = ("/predict", "/predict_batch", "/feedback")
+# Seconds a client has to send the whole request body once the headers are in. Small: the largest body we
+# accept (2 MB) takes well under a second on any network a client should call from, and every stalled
+# request holds one of the server's concurrency slots. MLOPS_BODY_TIMEOUT_S overrides it (the tests use 1).
+BODY_TIMEOUT_S = float(os.environ.get("MLOPS_BODY_TIMEOUT_S", "10"))
 # pydantic error types -> the reason label of mlops_rejected_requests_total
 REASONS = (
     ("finite_number", "non_finite"),
@@ -44,54 +62,146 @@ def reason_of(body: bytes) -> str:
     return "invalid"
 
 
-async def _drain(receive: Any, limit: int) -> None:
-    """Read (and drop) the request body before answering: a client still sending when the server answers
-    and closes gets a broken pipe instead of the 4xx (seen here with a 3 MB body). Bounded by `limit`."""
+def known_paths(app: Any) -> frozenset[str]:
+    """Every path the app answers, as exact strings: its parameterless routes, and the files of its static
+    mounts (a mount's prefix alone would let /static_content/<anything> through to the metrics)."""
+    paths: set[str] = set(ROUTES)
+    for route in getattr(app, "routes", ()):
+        path = getattr(route, "path", None)
+        if not isinstance(path, str):
+            continue
+        directory = getattr(getattr(route, "app", None), "directory", None)
+        if directory is not None:  # a StaticFiles mount
+            root = Path(directory)
+            paths.update(f"{path}/{f.relative_to(root).as_posix()}" for f in root.rglob("*") if f.is_file())
+        elif not getattr(route, "param_convertors", None) and not hasattr(route, "routes"):
+            paths.add(path or "/")
+    return frozenset(paths)
+
+
+class BodyTooLargeError(Exception):
+    pass
+
+
+class ClientGoneError(Exception):
+    pass
+
+
+async def _read_body(receive: Any, limit: int) -> bytes:
+    """The whole request body; BodyTooLargeError as soon as more than `limit` bytes arrived,
+    ClientGoneError on a disconnect. The caller bounds it in time."""
+    chunks: list[bytes] = []
     seen = 0
-    while seen <= limit:
+    while True:
         message = await receive()
         if message["type"] != "http.request":
-            return
-        seen += len(message.get("body", b""))
+            raise ClientGoneError
+        chunk = message.get("body", b"")
+        seen += len(chunk)
+        if seen > limit:
+            raise BodyTooLargeError
+        chunks.append(chunk)
         if not message.get("more_body"):
-            return
+            return b"".join(chunks)
 
 
-async def _reply(send: Any, status: int, message: str) -> None:
+async def _drain(receive: Any, limit: int, seconds: float) -> None:
+    """Read (and drop) the request body before answering: a client still sending when the server answers
+    and closes gets a broken pipe instead of the 4xx (seen here with a 3 MB body). Bounded by `limit` bytes
+    and by `seconds`: a client that stalls gets its answer when the time is up."""
+    seen = 0
+    try:
+        async with asyncio.timeout(seconds):
+            while seen <= limit:
+                message = await receive()
+                if message["type"] != "http.request":
+                    return
+                seen += len(message.get("body", b""))
+                if not message.get("more_body"):
+                    return
+    except TimeoutError:
+        return
+
+
+async def _reply(send: Any, status: int, message: str, close: bool = False) -> None:
     body = json.dumps({"error": message}).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
-        }
-    )
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    if close:  # the rest of the body may still be on its way: the connection cannot carry another request
+        headers.append((b"connection", b"close"))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
 
 
 class RequestGuard:
-    def __init__(self, app: Any, max_body_bytes: int = 2_000_000) -> None:
+    def __init__(
+        self, app: Any, max_body_bytes: int = 2_000_000, body_timeout_s: float | None = None
+    ) -> None:
         self.app = app
         self.max_body = max_body_bytes
+        self.body_timeout = BODY_TIMEOUT_S if body_timeout_s is None else body_timeout_s
+        self._known: frozenset[str] | None = None
+
+    def is_known(self, path: str) -> bool:
+        if self._known is None:  # the app's routes are complete once it serves (mounts are added late)
+            self._known = known_paths(self.app)
+        return path in self._known
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] != "http" or scope["method"] != "POST" or scope["path"] not in ROUTES:
+        if scope["type"] != "http":
             await self.app(scope, receive, send)
-            return
+        elif not self.is_known(scope["path"]):
+            count_rejected("unknown_path")
+            await _drain(receive, self.max_body, self.body_timeout)
+            await _reply(send, 404, "not found")
+        elif scope["method"] != "POST" or scope["path"] not in ROUTES:
+            await self.app(scope, receive, send)
+        elif not await self._refused_by_headers(scope, receive, send):
+            await self._guard_body(scope, receive, send)
+
+    async def _refused_by_headers(self, scope: dict[str, Any], receive: Any, send: Any) -> bool:
+        """Answer 415 (not JSON) or 413 (declared too large) before any of the body is read."""
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         ctype = headers.get("content-type", "").split(";")[0].strip().lower()
         if ctype != "application/json":
             count_rejected("content_type")
-            await _drain(receive, 10 * self.max_body)
+            await _drain(receive, 10 * self.max_body, self.body_timeout)
             shown = ctype or "none"
             await _reply(send, 415, f"content-type must be application/json, got {shown}")
-            return
+            return True
         length = headers.get("content-length")
         if length is not None and (not length.isdigit() or int(length) > self.max_body):
             count_rejected("too_large")
-            await _drain(receive, 10 * self.max_body)
+            await _drain(receive, 10 * self.max_body, self.body_timeout)
             await _reply(send, 413, f"request body over {self.max_body} bytes (content-length {length})")
+            return True
+        return False
+
+    async def _guard_body(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        """Read the body (bounded in bytes and time), replay it to BentoML, count its 4xx answers."""
+        try:
+            async with asyncio.timeout(self.body_timeout):
+                body = await _read_body(receive, self.max_body)
+        except BodyTooLargeError:
+            count_rejected("too_large")
+            await _drain(receive, 10 * self.max_body, self.body_timeout)
+            await _reply(send, 413, f"request body over {self.max_body} bytes", close=True)
             return
+        except TimeoutError:
+            count_rejected("body_timeout")
+            await _reply(send, 408, f"request body not received within {self.body_timeout:g} s", close=True)
+            return
+        except ClientGoneError:
+            return
+
+        replayed = False
+
+        async def replay() -> dict[str, Any]:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            message: dict[str, Any] = await receive()
+            return message
 
         status: dict[str, Any] = {}
         chunks: list[bytes] = []
@@ -105,4 +215,4 @@ class RequestGuard:
                     count_rejected(reason_of(b"".join(chunks)))
             await send(message)
 
-        await self.app(scope, receive, capture)
+        await self.app(scope, replay, capture)

@@ -12,12 +12,17 @@ the bento as defaults by `mlops package`):
   MLOPS_CONTRACT           the data contract the request schema is generated from
 
 Invalid requests never reach the model: the request schema (from the contract) rejects them with a 4xx
-naming the field, and `RequestGuard` rejects what BentoML would otherwise answer with a 500 (non-JSON
-content types, multipart bodies, oversized bodies) and counts every rejection by reason.
+naming the field (unknown top-level fields too), and `RequestGuard` rejects what BentoML would otherwise
+answer with a 500 (non-JSON content types, multipart bodies, oversized bodies), unknown paths (404),
+oversized and stalled bodies (413, 408), and counts every rejection by reason. The guard wraps the whole
+ASGI app, outside BentoML's own middlewares: its metrics middleware labels requests by raw path, so an
+unknown path must be answered before it is seen there. A client's 4xx leaves no traceback in the log.
 """
 
 from __future__ import annotations
 
+import functools
+import logging
 import os
 from pathlib import Path
 from typing import Annotated, Any
@@ -139,4 +144,47 @@ class ChurnService:
         return {"accepted": len(labels)}
 
 
-ChurnService.add_asgi_middleware(RequestGuard, max_body_bytes=2_000_000)  # type: ignore[attr-defined]
+MAX_BODY_BYTES = 2_000_000
+
+
+def _forbid_unknown_top_level_fields(service: Any) -> None:
+    """BentoML's generated input models (the body's top level: {"customer": ...}) ignore unknown keys;
+    refuse them, as the records do: {"customer": ..., "dry_run": true} must not be silently ignored."""
+    for method in service.apis.values():
+        spec = method.input_spec
+        if getattr(spec, "__root_input__", False):
+            continue
+        attrs = {"model_config": ConfigDict(extra="forbid"), "__module__": spec.__module__}
+        method.input_spec = type(spec.__name__, (spec,), attrs)
+
+
+def _guard_outside_bentoml(to_asgi: Any) -> Any:
+    """`add_asgi_middleware` puts a middleware inside BentoML's (metrics, tracing, access log, timeout):
+    too late for unknown paths and stalled bodies. So the app BentoML builds for this service is wrapped."""
+
+    @functools.wraps(to_asgi)
+    def wrapped(service: Any, is_main: bool = True) -> Any:
+        app = to_asgi(service, is_main)
+        return RequestGuard(app, max_body_bytes=MAX_BODY_BYTES) if service is ChurnService else app
+
+    return wrapped
+
+
+class _NoClientErrorTracebacks(logging.Filter):
+    """BentoML logs every schema violation (a 400) as an error with the ValidationError's traceback: a
+    client's mistake, already answered, counted (mlops_rejected_requests_total) and in the access log."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        if exc is None:
+            return True
+        if type(exc).__name__ == "ValidationError":
+            return False
+        code = getattr(getattr(exc, "error_code", None), "value", 500)
+        return not (isinstance(code, int) and 400 <= code < 500)
+
+
+_forbid_unknown_top_level_fields(ChurnService)
+_service_type: Any = type(ChurnService)  # bentoml's Service class (there is one service per process)
+_service_type.to_asgi = _guard_outside_bentoml(_service_type.to_asgi)
+logging.getLogger("bentoml._internal.server.http_app").addFilter(_NoClientErrorTracebacks())
