@@ -223,3 +223,23 @@ def test_a_challenger_answers_its_sticky_share_or_only_shadows(
             assert entry["shadow"]["probability"] == pytest.approx(
                 bento["challenger_golden"][0]["probability"], abs=1e-9
             )
+
+
+def test_the_smoke_test_knows_which_server_answered(
+    bento: dict[str, Any], tmp_path: Path, server: Server
+) -> None:
+    from mlops.deploy import smoke
+
+    started = start_server(bento, tmp_path / "predictions", MLOPS_SERVER_NONCE="deploy-7")
+    try:
+        golden = bento["golden"][:3]
+        ok = smoke.probe(started.url, golden, started.model_version, 10_000, nonce="deploy-7")
+        assert ok.passed, ok.failures
+        # What an orphan of an earlier server looks like to the smoke test: a right model, another nonce
+        # (or none, as this module's server): it fails, naming the port.
+        for other, nonce in ((started, "deploy-8"), (server, "deploy-7")):
+            result = smoke.probe(other.url, golden, other.model_version, 10_000, nonce=nonce)
+            (failure,) = result.failures
+            assert f"3 of 3 golden requests answered by another process on port {other.port}" in failure
+    finally:
+        started.stop()

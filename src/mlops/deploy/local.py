@@ -13,7 +13,9 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import secrets
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -109,8 +111,65 @@ def stop(pid: int, timeout: float = 30.0) -> None:
                 os.kill(child, signal.SIGKILL)
 
 
-def _start(env: str, port: int, bento: str, record: EnvRecord, name: str) -> int:
-    """Start `bentoml serve` for the record on `port`, in its own process group; returns its pid."""
+TCP_LISTEN = "0A"  # the `st` column of /proc/net/tcp for a listening socket
+
+
+def listen_inodes(lines: list[str], port: int) -> list[int]:
+    """The inodes of the sockets listening on `port`, from the lines of /proc/net/tcp or tcp6 (header
+    included): `sl local_address rem_address st ... uid timeout inode`, addresses as hex `ip:port`."""
+    found = []
+    for line in lines:
+        fields = line.split()
+        if len(fields) < 10 or ":" not in fields[1] or fields[3] != TCP_LISTEN:
+            continue
+        try:
+            local_port, inode = int(fields[1].rsplit(":", 1)[1], 16), int(fields[9])
+        except ValueError:  # the header line
+            continue
+        if local_port == port and inode:
+            found.append(inode)
+    return found
+
+
+def port_holders(port: int) -> list[tuple[int, str]]:
+    """(pid, command line) of the processes holding a socket that listens on `port`, as far as /proc
+    shows them (another user's processes stay hidden)."""
+    inodes: set[int] = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with contextlib.suppress(OSError):
+            inodes.update(listen_inodes(Path(table).read_text().splitlines(), port))
+    links = {f"socket:[{inode}]" for inode in inodes}
+    holders = []
+    for proc in Path("/proc").glob("[0-9]*"):
+        try:
+            if any(str(fd.readlink()) in links for fd in (proc / "fd").iterdir()):
+                cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+                holders.append((int(proc.name), cmdline.strip()))
+        except OSError:  # not ours to read, or it ended while we looked
+            continue
+    return sorted(holders)
+
+
+def check_port_free(port: int) -> None:
+    """InputError unless `port` can be bound on 127.0.0.1: a server that cannot bind dies, and the smoke
+    test would then verify whatever else answers there (an orphaned worker of an earlier server)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn: TIME_WAIT does not count
+        try:
+            probe.bind(("127.0.0.1", port))
+            return
+        except OSError as exc:
+            reason = exc.strerror or str(exc)
+    holders = "; ".join(f"pid {pid} ({cmd or '?'})" for pid, cmd in port_holders(port))
+    held = f", held by {holders}" if holders else " (its holder is not visible in /proc)"
+    raise InputError(
+        f"port {port} on 127.0.0.1 is not free ({reason}){held}: stop it, or set MLOPS_PORT_BASE"
+    )
+
+
+def _start(env: str, port: int, bento: str, record: EnvRecord, name: str) -> tuple[int, str]:
+    """Start `bentoml serve` for the record on `port`, in its own process group; returns its pid and the
+    nonce it stamps on every answer (smoke.SERVER_HEADER: the smoke test knows who answered)."""
     state = _state(env)
     state.mkdir(parents=True, exist_ok=True)
     assert record.model is not None
@@ -119,6 +178,7 @@ def _start(env: str, port: int, bento: str, record: EnvRecord, name: str) -> int
         "MLOPS_MODEL_TAG": package.model_tag(name, record.model.md5),
         "MLOPS_PREDICTION_LOG_DIR": str((state / "predictions").resolve()),
         "MLOPS_ACCESS_LOG": os.environ.get("MLOPS_ACCESS_LOG", "false"),
+        smoke.NONCE_ENV: secrets.token_hex(8),
     }
     for key in ("MLOPS_CHALLENGER_TAG", "MLOPS_CHALLENGER_MODE", "MLOPS_CHALLENGER_SHARE"):
         server_env.pop(key, None)
@@ -137,7 +197,25 @@ def _start(env: str, port: int, bento: str, record: EnvRecord, name: str) -> int
         )
     _CHILDREN[proc.pid] = proc
     write_text(str(proc.pid), state / f"server-{port}.pid")
-    return proc.pid
+    return proc.pid, server_env[smoke.NONCE_ENV]
+
+
+def _returncode(pid: int) -> int | None:
+    """The exit code of a server this process started, once it ended (None while it runs, or not ours)."""
+    return _CHILDREN[pid].poll() if pid in _CHILDREN else None
+
+
+def startup_report(log: Path, returncode: int | None, lines: int = 20) -> list[str]:
+    """What a candidate that never became ready left behind: its exit code, if it ended, and the last
+    `lines` lines of its server log (`Address already in use`, an import error, a missing model...)."""
+    report = [] if returncode is None else [f"the server exited with code {returncode}"]
+    try:
+        tail = log.read_text(errors="replace").splitlines()[-lines:]
+    except OSError:
+        tail = []
+    if tail:
+        report += [f"last {len(tail)} lines of {log}:", *(f"  | {line}" for line in tail)]
+    return report
 
 
 def golden_for(name: str, md5: str) -> list[dict[str, Any]]:
@@ -179,28 +257,48 @@ def deploy_local(env: str, record: EnvRecord, bento: str, p95_budget_ms: float, 
     port = base + 1 if current and current["port"] == base else base
     if current and _alive(current["pid"]) and current["port"] == port:
         raise InputError(f"{env}: slot {port} is busy (pid {current['pid']})")
-    pid = _start(env, port, bento, record, name)
+    check_port_free(port)
+    pid, nonce = _start(env, port, bento, record, name)
     md5 = record.model.md5
     url, version = f"http://127.0.0.1:{port}", package.model_tag(name, md5)
     try:
         result = smoke.probe(
-            url, golden_for(name, md5), version, p95_budget_ms, challenger=_alt(record, name)
+            url, golden_for(name, md5), version, p95_budget_ms, challenger=_alt(record, name), nonce=nonce
         )
         save_smoke(env, result, package.model_tag(name, md5), p95_budget_ms)
     except BaseException:  # never leave an unrecorded candidate holding the slot (Ctrl-C included)
         stop(pid)
         raise
+    if result.passed and not _alive(pid):  # what passed was not this server, or it died right after
+        code = _returncode(pid)
+        ended = "" if code is None else f" (exit code {code})"
+        result.failures.append(
+            f"the started server (pid {pid}) is gone{ended} although its smoke test passed"
+        )
+        save_smoke(env, result, package.model_tag(name, md5), p95_budget_ms)
     if not result.passed:
+        code = _returncode(pid)  # before stop(): the candidate's own exit, not our signal
         stop(pid)
         print(f"deploy {env}: smoke FAILED on port {port}; the previous version serves on:", file=sys.stderr)
         for failure in result.failures:
             print(f"  - {failure}", file=sys.stderr)
+        if not result.ready:
+            for line in startup_report(_state(env) / f"server-{port}.log", code):
+                print(f"  {line}", file=sys.stderr)
         if env == "production" and current is not None:
             write_record(EnvRecord.model_validate(current["record"]), env_file(env))
             print(f"deploy {env}: rolled back {env_file(env)} to the serving model", file=sys.stderr)
         return EXIT_SMOKE_FAILED
     write_text(
-        json.dumps({"port": port, "pid": pid, "bento": bento, "record": record.model_dump(mode="json")}),
+        json.dumps(
+            {
+                "port": port,
+                "pid": pid,
+                "nonce": nonce,
+                "bento": bento,
+                "record": record.model_dump(mode="json"),
+            }
+        ),
         _state(env) / "active.json",
     )
     if current and _alive(current["pid"]):
@@ -230,6 +328,7 @@ def run_smoke(env: str, p95_ms: float | None, params: Path) -> int:
         package.model_tag(name, md5),
         p95_budget_ms,
         challenger=_alt(record, name),
+        nonce=current.get("nonce"),  # absent in an active.json written before the nonce existed
     )
     save_smoke(env, result, package.model_tag(name, md5), p95_budget_ms)
     for failure in result.failures:

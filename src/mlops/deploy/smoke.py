@@ -12,11 +12,17 @@ import json
 import math
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from dataclasses import dataclass, field
 from typing import Any
 
 TOLERANCE = 1e-6  # same model bytes and preprocessing give the same float; this only absorbs JSON rounding
+# The server a deploy starts gets a nonce of its own (env NONCE_ENV) and the service stamps it on every
+# answer (header SERVER_HEADER, serving/guard.py): the smoke test then knows it verified that very process,
+# not an orphan of an earlier server still holding the port.
+NONCE_ENV = "MLOPS_SERVER_NONCE"
+SERVER_HEADER = "X-MLOPS-Server"
 
 
 @dataclass(frozen=True)
@@ -24,6 +30,7 @@ class Observation:
     status: int
     seconds: float
     body: dict[str, Any]
+    server: str | None = None  # the SERVER_HEADER of the answer: which server process gave it
 
 
 @dataclass
@@ -43,16 +50,17 @@ def _post(url: str, payload: dict[str, Any], timeout: float) -> Observation:
     start = time.perf_counter()
     try:
         with urllib.request.urlopen(req, timeout=timeout) as resp:
-            raw, status = resp.read(), resp.status
+            raw, status, server = resp.read(), resp.status, resp.headers.get(SERVER_HEADER)
         try:
             body = json.loads(raw or b"{}")
         except ValueError:
             status, body = 0, {"error": f"HTTP {status} with a body that is not JSON: {raw[:100]!r}"}
     except urllib.error.HTTPError as exc:
         status, body = exc.code, {"error": exc.read().decode("utf-8", "replace")[:300]}
+        server = exc.headers.get(SERVER_HEADER)
     except (urllib.error.URLError, TimeoutError, ConnectionError) as exc:
-        status, body = 0, {"error": str(exc)}
-    return Observation(status, time.perf_counter() - start, body)
+        status, body, server = 0, {"error": str(exc)}, None
+    return Observation(status, time.perf_counter() - start, body, server)
 
 
 def wait_ready(base_url: str, timeout: float) -> bool:
@@ -121,6 +129,19 @@ def evaluate(
     return failures, p95
 
 
+def foreign_answers(observed: list[Observation], nonce: str, port: int | None) -> list[str]:
+    """A failure when any answer did not come from the server started with `nonce` (no answer at all,
+    status 0, is not counted here: it fails as an HTTP error)."""
+    strangers = [o for o in observed if o.status != 0 and o.server != nonce]
+    if not strangers:
+        return []
+    seen = sorted({str(o.server) if o.server else "none" for o in strangers})
+    return [
+        f"{len(strangers)} of {len(observed)} golden requests answered by another process on port {port} "
+        f"({SERVER_HEADER} {', '.join(seen)}, expected {nonce}): not the server this deploy started"
+    ]
+
+
 def probe(
     base_url: str,
     golden: list[dict[str, Any]],
@@ -128,12 +149,17 @@ def probe(
     p95_budget_ms: float,  # params.yaml deploy.smoke_p95_ms (or --p95-ms): no second copy here
     ready_timeout: float = 60.0,
     challenger: tuple[str, list[dict[str, Any]]] | None = None,
+    nonce: str | None = None,  # the started server's NONCE_ENV: every golden answer must carry it
 ) -> SmokeResult:
     if not wait_ready(base_url, ready_timeout):
         return SmokeResult(False, [f"{base_url}/readyz not ready within {ready_timeout:.0f} s"])
     _post(f"{base_url}/predict", {"customer": golden[0]["customer"]}, 10)  # warm-up, not judged
     observed = [_post(f"{base_url}/predict", {"customer": case["customer"]}, 10) for case in golden]
-    failures, _ = evaluate(golden, observed, model_version, p95_budget_ms, challenger)
+    failures, p95 = evaluate(golden, observed, model_version, p95_budget_ms, challenger)
+    if nonce is not None:
+        strangers = foreign_answers(observed, nonce, urllib.parse.urlsplit(base_url).port)
+        if strangers:  # nothing else said about this server holds: do not time it either
+            return SmokeResult(True, strangers + failures, p95)
     # Latency on more than the 20 golden rows: replay them until TIMED_REQUESTS requests were timed.
     extra = [
         _post(f"{base_url}/predict", {"customer": golden[i % len(golden)]["customer"]}, 10)

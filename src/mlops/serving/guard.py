@@ -25,6 +25,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from mlops.deploy.smoke import NONCE_ENV, SERVER_HEADER
 from mlops.serving.telemetry import count_rejected
 
 ROUTES = ("/predict", "/predict_batch", "/feedback")
@@ -134,19 +135,37 @@ async def _reply(send: Any, status: int, message: str, close: bool = False) -> N
 
 class RequestGuard:
     def __init__(
-        self, app: Any, max_body_bytes: int = 2_000_000, body_timeout_s: float | None = None
+        self,
+        app: Any,
+        max_body_bytes: int = 2_000_000,
+        body_timeout_s: float | None = None,
+        server_nonce: str | None = None,
     ) -> None:
         self.app = app
         self.max_body = max_body_bytes
         self.body_timeout = BODY_TIMEOUT_S if body_timeout_s is None else body_timeout_s
         self._known: frozenset[str] | None = None
+        # Stamped on every answer (smoke.py SERVER_HEADER): the deploy's smoke test checks it talks to
+        # the server it started, not to an orphan of an earlier one on the same port.
+        nonce = os.environ.get(NONCE_ENV, "") if server_nonce is None else server_nonce
+        self.stamp = (SERVER_HEADER.lower().encode(), nonce.encode("latin-1", "replace")) if nonce else None
 
     def is_known(self, path: str) -> bool:
         if self._known is None:  # the app's routes are complete once it serves (mounts are added late)
             self._known = known_paths(self.app)
         return path in self._known
 
+    def _stamped(self, send: Any) -> Any:
+        async def stamped(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start" and self.stamp is not None:
+                message = {**message, "headers": [*message.get("headers", ()), self.stamp]}
+            await send(message)
+
+        return stamped
+
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and self.stamp is not None:
+            send = self._stamped(send)
         if scope["type"] != "http":
             await self.app(scope, receive, send)
         elif not self.is_known(scope["path"]):
