@@ -34,3 +34,9 @@ def importers(library: str) -> set[str]:
 @pytest.mark.parametrize("library", sorted(ADAPTERS))
 def test_a_churny_library_is_imported_by_its_adapter_only(library: str) -> None:
     assert importers(library) == ADAPTERS[library]
+
+
+def test_the_container_code_imports_nothing_of_the_deploying_side() -> None:
+    """serving/ is what runs in the image; mlops.deploy drives it from outside (and imports serving's
+    constants), so serving importing deploy would ship the deploying side into the container."""
+    assert {m for m in importers("mlops.deploy") if m.startswith("serving/")} == set()

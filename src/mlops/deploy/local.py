@@ -27,6 +27,7 @@ from mlops.deploy import package, smoke
 from mlops.deploy.records import EnvRecord, env_file, write_record
 from mlops.io import InputError, write_text
 from mlops.params import DeployParams, load_params
+from mlops.serving import NONCE_ENV
 
 # Each environment alternates between two ports (base, base + 1) so the new version starts beside the old.
 # MLOPS_PORT_BASE moves them (staging at the base, production 100 above): two clones, or a test world, on
@@ -169,7 +170,7 @@ def check_port_free(port: int) -> None:
 
 def _start(env: str, port: int, bento: str, record: EnvRecord, name: str) -> tuple[int, str]:
     """Start `bentoml serve` for the record on `port`, in its own process group; returns its pid and the
-    nonce it stamps on every answer (smoke.SERVER_HEADER: the smoke test knows who answered)."""
+    nonce it stamps on every answer (SERVER_HEADER: the smoke test knows who answered)."""
     state = _state(env)
     state.mkdir(parents=True, exist_ok=True)
     assert record.model is not None
@@ -178,7 +179,7 @@ def _start(env: str, port: int, bento: str, record: EnvRecord, name: str) -> tup
         "MLOPS_MODEL_TAG": package.model_tag(name, record.model.md5),
         "MLOPS_PREDICTION_LOG_DIR": str((state / "predictions").resolve()),
         "MLOPS_ACCESS_LOG": os.environ.get("MLOPS_ACCESS_LOG", "false"),
-        smoke.NONCE_ENV: secrets.token_hex(8),
+        NONCE_ENV: secrets.token_hex(8),
     }
     for key in ("MLOPS_CHALLENGER_TAG", "MLOPS_CHALLENGER_MODE", "MLOPS_CHALLENGER_SHARE"):
         server_env.pop(key, None)
@@ -197,7 +198,7 @@ def _start(env: str, port: int, bento: str, record: EnvRecord, name: str) -> tup
         )
     _CHILDREN[proc.pid] = proc
     write_text(str(proc.pid), state / f"server-{port}.pid")
-    return proc.pid, server_env[smoke.NONCE_ENV]
+    return proc.pid, server_env[NONCE_ENV]
 
 
 def _returncode(pid: int) -> int | None:

@@ -17,12 +17,9 @@ import urllib.request
 from dataclasses import dataclass, field
 from typing import Any
 
+from mlops.serving import SERVER_HEADER
+
 TOLERANCE = 1e-6  # same model bytes and preprocessing give the same float; this only absorbs JSON rounding
-# The server a deploy starts gets a nonce of its own (env NONCE_ENV) and the service stamps it on every
-# answer (header SERVER_HEADER, serving/guard.py): the smoke test then knows it verified that very process,
-# not an orphan of an earlier server still holding the port.
-NONCE_ENV = "MLOPS_SERVER_NONCE"
-SERVER_HEADER = "X-MLOPS-Server"
 
 
 @dataclass(frozen=True)

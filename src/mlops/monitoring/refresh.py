@@ -85,8 +85,8 @@ def run(
         print(f"refresh-data: {params} ingest.source -> {out}")
     if dvc_add:
         import subprocess
-        import sys
 
-        dvc = Path(sys.executable).parent / "dvc"  # the venv's own DVC
-        return subprocess.run([str(dvc), "add", "-q", str(out)], check=False).returncode
+        from mlops.ci.shell import tool  # the venv's own DVC, else the one on PATH
+
+        return subprocess.run([tool("dvc"), "add", "-q", str(out)], check=False).returncode
     return 0

@@ -25,7 +25,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from mlops.deploy.smoke import NONCE_ENV, SERVER_HEADER
+from mlops.serving import NONCE_ENV, SERVER_HEADER
 from mlops.serving.telemetry import count_rejected
 
 ROUTES = ("/predict", "/predict_batch", "/feedback")
@@ -145,7 +145,7 @@ class RequestGuard:
         self.max_body = max_body_bytes
         self.body_timeout = BODY_TIMEOUT_S if body_timeout_s is None else body_timeout_s
         self._known: frozenset[str] | None = None
-        # Stamped on every answer (smoke.py SERVER_HEADER): the deploy's smoke test checks it talks to
+        # Stamped on every answer (SERVER_HEADER): the deploy's smoke test checks it talks to
         # the server it started, not to an orphan of an earlier one on the same port.
         nonce = os.environ.get(NONCE_ENV, "") if server_nonce is None else server_nonce
         self.stamp = (SERVER_HEADER.lower().encode(), nonce.encode("latin-1", "replace")) if nonce else None
