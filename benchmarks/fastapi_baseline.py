@@ -4,7 +4,7 @@ It loads the very BentoML model folder the bento serves (`mlops.adapters.bento.m
 `mlops.serving.runtime.load_packaged`) and scores with the same `LoadedModel.proba` on a one-row
 DataFrame, so the only difference from the BentoML service is the serving layer: no request schema, no
 micro-batching, no prediction log, no metrics. POST /predict takes the same body shape,
-{"customer": {...}}, and answers {"probability": p, "churn": 0|1}; GET /readyz answers 200 once loaded.
+{"record": {...}}, and answers {"probability": p, "predicted": 0|1}; GET /readyz answers 200 once loaded.
 
 Run: `BENTOML_HOME=.bentoml .venv/bin/python benchmarks/fastapi_baseline.py --port 3001 --model-tag TAG`
 (uvicorn, one worker, access log off). `benchmarks/serving.py` starts it beside `bentoml serve`.
@@ -32,7 +32,7 @@ def load(tag: str) -> LoadedModel:
 
 
 def create_app(loaded: LoadedModel) -> FastAPI:
-    app = FastAPI(title="churn-baseline", docs_url=None, redoc_url=None, openapi_url=None)
+    app = FastAPI(title="baseline", docs_url=None, redoc_url=None, openapi_url=None)
 
     @app.get("/readyz")
     def readyz() -> dict[str, str]:
@@ -41,8 +41,8 @@ def create_app(loaded: LoadedModel) -> FastAPI:
     # A plain `def`: FastAPI runs it in its thread pool, the idiomatic way to serve a blocking model call.
     @app.post("/predict")
     def predict(body: dict[str, Any]) -> dict[str, Any]:
-        p = float(loaded.proba(pd.DataFrame.from_records([body["customer"]]))[0])
-        return {"probability": p, "churn": int(p >= loaded.threshold)}
+        p = float(loaded.proba(pd.DataFrame.from_records([body["record"]]))[0])
+        return {"probability": p, "predicted": int(p >= loaded.threshold)}
 
     return app
 

@@ -236,7 +236,7 @@ def payloads(rows: int, seed: int) -> list[dict[str, Any]]:
 
 
 def bodies(records: list[dict[str, Any]]) -> list[bytes]:
-    return [json.dumps({"customer": r}).encode() for r in records]
+    return [json.dumps({"record": r}).encode() for r in records]
 
 
 # -- single-record latency -------------------------------------------------------------------------

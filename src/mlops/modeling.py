@@ -31,7 +31,7 @@ from mlops.params import (
 
 def input_columns(contract: Contract) -> list[str]:
     """What the model is called with: every contract column except the target."""
-    return [name for name in contract.columns if name != contract.target]
+    return [name for name in contract.data_columns if name != contract.target]
 
 
 def targets(df: pd.DataFrame, contract: Contract) -> np.ndarray:

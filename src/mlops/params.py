@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, model_validator
 
 
 class ParamsError(ValueError):
@@ -33,14 +33,37 @@ class ProjectParams(_Section):
     threshold: float = Field(gt=0.0, lt=1.0)  # decision threshold: evaluate, gate, package, drift
 
 
-class IngestParams(_Section):
-    source: str
+class SyntheticParams(_Section):
+    """The example's seeded generator (src/mlops/generate.py): only read when ingest.source is synthetic."""
+
     rows: int = Field(gt=0)
     seed: int
     start_date: dt.date
     days: int = Field(gt=0)
     covariate_shift: float = Field(ge=0.0, le=3.0)
     concept_shift: float = Field(ge=0.0, le=1.0)
+
+
+class ReadParams(_Section):
+    """How a CSV extract is read (Parquet carries its own schema and ignores all but `strip`/`na_values`)."""
+
+    header: bool  # false: no header row; the columns are the contract's, in the contract's order
+    delimiter: str = Field(min_length=1, max_length=1)
+    encoding: str
+    na_values: list[str]  # extra markers that mean "missing" (e.g. "?", "n/a"); "" is always missing
+    strip: bool  # strip blanks around text values and header names (" Private" -> "Private")
+
+
+class IngestParams(_Section):
+    source: str  # `synthetic`, or a .csv / .parquet file under dvc.yaml paths.extracts
+    read: ReadParams
+    synthetic: SyntheticParams | None = None  # required when source is synthetic (the example)
+
+    @model_validator(mode="after")
+    def _synthetic_settings(self) -> IngestParams:
+        if self.source == "synthetic" and self.synthetic is None:
+            raise ValueError("source `synthetic` needs the `ingest.synthetic` settings (rows, seed, ...)")
+        return self
 
 
 class SplitParams(_Section):
@@ -144,12 +167,26 @@ class RobustnessGate(_Section):
     seed: int
 
 
+FairnessCriterion = Literal["demographic_parity", "equal_opportunity", "group_roc_auc"]
+
+
+class FairnessAttribute(_Section):
+    """One sensitive attribute's own settings; a field left out takes the gate-wide value."""
+
+    criteria: list[FairnessCriterion] | None = None  # which checks apply (None: all three)
+    max_demographic_parity_difference: float | None = Field(default=None, ge=0.0, le=1.0)
+    max_equal_opportunity_difference: float | None = Field(default=None, ge=0.0, le=1.0)
+    min_group_roc_auc: float | None = Field(default=None, ge=0.0, le=1.0)
+
+
 class FairnessGate(_Section):
     enabled: bool
     max_demographic_parity_difference: float = Field(ge=0.0, le=1.0)
     max_equal_opportunity_difference: float = Field(ge=0.0, le=1.0)
     min_group_roc_auc: float = Field(ge=0.0, le=1.0)
     min_group_size: int = Field(ge=1)
+    # opt-in, per sensitive attribute of the contract: {} = the gate-wide settings for every attribute
+    attributes: dict[str, FairnessAttribute] = Field(default_factory=dict)
 
 
 class DirectionalRule(_Section):

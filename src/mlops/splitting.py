@@ -7,11 +7,13 @@ import pandas as pd
 
 
 def split_frame(
-    df: pd.DataFrame, strategy: str, test_fraction: float, seed: int, time_column: str, target: str
+    df: pd.DataFrame, strategy: str, test_fraction: float, seed: int, time_column: str | None, target: str
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Return (train, test). Neither input nor outputs share rows; outputs keep the input's columns."""
     n_test = max(1, round(len(df) * test_fraction))
     if strategy == "time":
+        if time_column is None:
+            raise ValueError("a time split needs the contract's time column; this contract has none")
         # Stable sort on time then original order: ties are broken deterministically.
         ordered = df.sort_values(time_column, kind="stable")
         return ordered.iloc[:-n_test].reset_index(drop=True), ordered.iloc[-n_test:].reset_index(drop=True)

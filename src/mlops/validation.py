@@ -58,6 +58,7 @@ class CheckResult:
 
 
 def _column_specs(name: str, col: Column, contract: Contract) -> list[ExpectationSpec]:
+    assert col.type is not None  # only `ignore` columns have none, and they never reach the data gate
     specs = [
         ExpectationSpec(
             "expect_column_values_to_be_in_type_list",
@@ -135,7 +136,7 @@ def expectations_for(contract: Contract, present_columns: list[str]) -> list[Exp
     specs = [
         ExpectationSpec(
             "expect_table_columns_to_match_set",
-            {"column_set": list(contract.columns), "exact_match": True},
+            {"column_set": list(contract.data_columns), "exact_match": True},
             "exactly the contract's columns",
         ),
         ExpectationSpec(
@@ -144,7 +145,7 @@ def expectations_for(contract: Contract, present_columns: list[str]) -> list[Exp
             "row count within the contract's bounds",
         ),
     ]
-    for name, col in contract.columns.items():
+    for name, col in contract.data_columns.items():
         if name in present_columns:
             specs.extend(_column_specs(name, col, contract))
     return specs

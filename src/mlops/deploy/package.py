@@ -25,7 +25,7 @@ from mlops import paths
 from mlops.io import InputError, read_json, write_text
 from mlops.lineage import file_md5, git_state
 
-SERVICE = "mlops.serving.service:ChurnService"
+SERVICE = "mlops.serving.service:ModelService"
 
 
 @dataclass(frozen=True)
@@ -96,6 +96,15 @@ def lineage(root: Path, model_md5: str, threshold: float, experiment: str) -> di
 GOLDEN_ROWS = 20
 
 
+def record_key(record: dict[str, Any]) -> str:
+    """A golden request's identity: its content (canonical JSON), so any dataset works, with or without an
+    id column, and a challenger's golden set is matched to the champion's by the same rows."""
+    import hashlib
+
+    canonical = json.dumps(record, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+
 def golden_set(
     model_path: Path, contract_path: Path, holdout: Path, threshold: float
 ) -> list[dict[str, Any]]:
@@ -113,14 +122,19 @@ def golden_set(
     contract = load_contract(contract_path)
     schema = record_model(contract)
     model = load_model(model_path)
-    rows = read_table(holdout).drop(columns=[contract.target]).head(GOLDEN_ROWS)
-    rows[contract.time_column] = pd.to_datetime(rows[contract.time_column]).dt.strftime("%Y-%m-%d")
-    golden = []
+    rows = read_table(holdout).drop(columns=[contract.target]).head(GOLDEN_ROWS * 2)
+    if contract.time_column is not None:
+        rows[contract.time_column] = pd.to_datetime(rows[contract.time_column]).dt.strftime("%Y-%m-%d")
+    golden: dict[str, dict[str, Any]] = {}
     for raw in json.loads(rows.to_json(orient="records")):  # NaN -> null, as a client sends it
         record = schema.model_validate(raw).model_dump()
         p = float(model.predict_proba(pd.DataFrame.from_records([record]))[:, 1][0])
-        golden.append({"customer": raw, "probability": p, "churn": int(p >= threshold)})
-    return golden
+        # Keyed by content (no id column needed); a repeated record is one case.
+        key = record_key(raw)
+        golden.setdefault(
+            key, {"record": raw, "key": key, "probability": p, "predicted": int(p >= threshold)}
+        )
+    return list(golden.values())[:GOLDEN_ROWS]
 
 
 def ensure_model(

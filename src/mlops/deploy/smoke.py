@@ -97,13 +97,14 @@ def evaluate(
     against the golden set of the model that says it answered (the same holdout rows, its own scores).
     """
 
-    def by_customer(cases: list[dict[str, Any]]) -> dict[Any, float]:
-        return {c["customer"].get("customer_id"): c["probability"] for c in cases}
+    def by_key(cases: list[dict[str, Any]]) -> dict[str, float]:
+        return {c["key"]: c["probability"] for c in cases}
 
-    # Matched by customer, not by position: the challenger's golden set may come from another holdout.
-    expected_by = {model_version: by_customer(golden)}
+    # Matched by the record's content key, not by position: the challenger's golden set may come from
+    # another holdout.
+    expected_by = {model_version: by_key(golden)}
     if challenger:
-        expected_by[challenger[0]] = by_customer(challenger[1])
+        expected_by[challenger[0]] = by_key(challenger[1])
     failures = []
     for i, obs in enumerate(observed):
         if obs.status != 200:
@@ -113,13 +114,16 @@ def evaluate(
         if served not in expected_by:
             failures.append(f"golden request {i}: served by {served}, not {model_version}")
             continue
-        customer = golden[i]["customer"].get("customer_id")
-        if customer not in expected_by[str(served)]:
-            continue  # a challenger answer for a customer outside its golden set: version checked only
-        want = expected_by[str(served)][customer]
+        key = golden[i]["key"]
+        if key not in expected_by[str(served)]:
+            continue  # a challenger answer for a record outside its golden set: version checked only
+        want = expected_by[str(served)][key]
         got = obs.body.get("probability")
         if not isinstance(got, float) or abs(got - want) > TOLERANCE:
-            failures.append(f"golden request {i}: probability {got}, expected {want:.6f}")
+            failures.append(
+                f"golden request {i} (key {key}): {served} answered probability {got}, the packaged model "
+                f"gives {want:.6f} on the same record: the server does not run the model it was given"
+            )
     p95 = p95_ms([o.seconds for o in observed])
     if p95 > p95_budget_ms:
         failures.append(f"p95 latency {p95:.1f} ms over the budget {p95_budget_ms:.0f} ms")
@@ -150,8 +154,8 @@ def probe(
 ) -> SmokeResult:
     if not wait_ready(base_url, ready_timeout):
         return SmokeResult(False, [f"{base_url}/readyz not ready within {ready_timeout:.0f} s"])
-    _post(f"{base_url}/predict", {"customer": golden[0]["customer"]}, 10)  # warm-up, not judged
-    observed = [_post(f"{base_url}/predict", {"customer": case["customer"]}, 10) for case in golden]
+    _post(f"{base_url}/predict", {"record": golden[0]["record"]}, 10)  # warm-up, not judged
+    observed = [_post(f"{base_url}/predict", {"record": case["record"]}, 10) for case in golden]
     failures, p95 = evaluate(golden, observed, model_version, p95_budget_ms, challenger)
     if nonce is not None:
         strangers = foreign_answers(observed, nonce, urllib.parse.urlsplit(base_url).port)
@@ -159,7 +163,7 @@ def probe(
             return SmokeResult(True, strangers + failures, p95)
     # Latency on more than the 20 golden rows: replay them until TIMED_REQUESTS requests were timed.
     extra = [
-        _post(f"{base_url}/predict", {"customer": golden[i % len(golden)]["customer"]}, 10)
+        _post(f"{base_url}/predict", {"record": golden[i % len(golden)]["record"]}, 10)
         for i in range(max(0, TIMED_REQUESTS - len(observed)))
     ]
     failures += [f"latency replay: HTTP {o.status}" for o in extra if o.status != 200][:3]

@@ -19,11 +19,11 @@ from mlops.params import BehaviourGate
 
 def _known(contract: Contract, params: BehaviourGate) -> None:
     named = [*params.invariance, *(rule.column for rule in params.directional)]
-    unknown = sorted(set(named) - set(contract.columns))
+    unknown = sorted(set(named) - set(contract.data_columns))
     if unknown:
         raise ValueError(f"gates.behaviour names columns {unknown} that are not in the data contract")
     non_numeric = sorted(
-        {r.column for r in params.directional} - set(contract.numeric(list(contract.columns)))
+        {r.column for r in params.directional} - set(contract.numeric(list(contract.data_columns)))
     )
     if non_numeric:
         raise ValueError(f"gates.behaviour.directional needs numeric columns; {non_numeric} are not")

@@ -20,10 +20,11 @@ from typing import Any
 
 import pandas as pd
 
-from mlops.contract import Contract, load_contract
+from mlops.consistency import load_checked
+from mlops.contract import Contract
 from mlops.io import InputError, load_model, read_json, read_table, write_text
 from mlops.monitoring import drift as rules
-from mlops.params import MonitoringParams, load_params
+from mlops.params import MonitoringParams
 from mlops.serving.predlog import FEEDBACK_PREFIX, read_records
 
 
@@ -136,9 +137,8 @@ def run(
     out: Path,
     now: dt.datetime | None = None,
 ) -> int:
-    config = load_params(params)
+    config, data_contract = load_checked(params, contract)
     section, threshold = config.monitoring, config.project.threshold
-    data_contract = load_contract(contract)
     if not log_dir.is_dir():
         raise InputError(f"prediction log folder not found: {log_dir}")
     now = now or dt.datetime.now(dt.UTC)

@@ -39,7 +39,14 @@ def log_frame(records: list[dict[str, Any]]) -> pd.DataFrame:
     """
     if not records:
         return pd.DataFrame(
-            columns=["request_id", "timestamp", "model_version", "probability", "churn", "naive_timestamp"]
+            columns=[
+                "request_id",
+                "timestamp",
+                "model_version",
+                "probability",
+                "predicted",
+                "naive_timestamp",
+            ]
         )
     inputs = pd.DataFrame.from_records([r.get("inputs", {}) for r in records])
     meta = pd.DataFrame.from_records(
@@ -48,8 +55,8 @@ def log_frame(records: list[dict[str, Any]]) -> pd.DataFrame:
                 "request_id": r.get("request_id"),
                 "timestamp": r.get("timestamp"),
                 "model_version": r.get("model_version"),
-                "probability": r["probability"],
-                "churn": r["churn"],
+                "probability": r.get("probability"),
+                "predicted": r.get("predicted", r.get("churn")),  # `churn`: logs written before 2026-12
             }
             for r in records
         ]

@@ -15,18 +15,25 @@ from pathlib import Path
 
 import pandas as pd
 
-from mlops.contract import load_contract
+from mlops.contract import Contract, load_contract
 from mlops.io import InputError, write_parquet
 from mlops.monitoring import drift as rules
 from mlops.params import load_params
 from mlops.serving.predlog import FEEDBACK_PREFIX, read_records
 
 
-def extract(frame: pd.DataFrame, columns: list[str], target: str, id_column: str) -> pd.DataFrame:
-    """Labelled predictions as contract rows: one per customer (their latest), the label as the target."""
-    rows = frame.sort_values("timestamp").drop_duplicates(id_column, keep="last")
+def extract(frame: pd.DataFrame, contract: Contract) -> pd.DataFrame:
+    """Labelled predictions as contract rows, the label as the target in the contract's own values
+    (0/1 labels become the target's listed values: a text target stays text). One row per id (its
+    latest) when the contract has an id column; without one every labelled prediction is a row."""
+    columns, target = list(contract.data_columns), contract.target
+    rows = frame.sort_values("timestamp", kind="stable")
+    if contract.id_column is not None:
+        rows = rows.drop_duplicates(contract.id_column, keep="last")
     out = rows.reindex(columns=[c for c in columns if c != target]).copy()
-    out[target] = rows["label"].astype("int64").to_numpy()
+    out[target] = [contract.label_name(v) for v in rows["label"]]
+    if all(isinstance(v, int) for v in contract.labels):
+        out[target] = out[target].astype("int64")
     return out.reset_index(drop=True)[columns]
 
 
@@ -64,22 +71,26 @@ def run(
     data_contract = load_contract(contract)
     if not log_dir.is_dir():
         raise InputError(f"prediction log folder not found: {log_dir}")
-    # No cap: the extract keeps every labelled customer of the window. monitoring.sample_cap bounds what the
-    # drift check computes on; applied here it would silently train on fewer customers than were labelled.
+    # No cap: the extract keeps every labelled row of the window. monitoring.sample_cap bounds what the
+    # drift check computes on; applied here it would silently train on fewer rows than were labelled.
     frame = rules.window(
         rules.log_frame(read_records(log_dir)), section.window_hours, dt.datetime.now(dt.UTC)
     )
     joined = rules.labelled(frame, read_records(log_dir, FEEDBACK_PREFIX))
-    data = extract(joined, list(data_contract.columns), data_contract.target, data_contract.id_column)
+    data = extract(joined, data_contract)
     if len(data) < min_rows:
         raise InputError(
-            f"{len(data)} labelled customers in the last {section.window_hours:g} h of {log_dir}; "
+            f"{len(data)} labelled rows in the last {section.window_hours:g} h of {log_dir}; "
             f"a retrain needs at least {min_rows}"
         )
-    data[data_contract.time_column] = pd.to_datetime(data[data_contract.time_column])
+    if data_contract.time_column is not None:
+        data[data_contract.time_column] = pd.to_datetime(data[data_contract.time_column])
     write_parquet(data, out)
-    rate = float(data[data_contract.target].mean())
-    print(f"refresh-data: {len(data)} labelled customers (churn rate {rate:.1%}) -> {out}")
+    rate = float((data[data_contract.target] == data_contract.positive_label).mean())
+    print(
+        f"refresh-data: {len(data)} labelled rows ({data_contract.target} = "
+        f"{data_contract.positive_label!r}: {rate:.1%}) -> {out}"
+    )
     if set_source:
         set_ingest_source(params, str(out))
         print(f"refresh-data: {params} ingest.source -> {out}")

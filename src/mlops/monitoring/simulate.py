@@ -1,9 +1,17 @@
-"""`mlops simulate`: generated traffic to a running service on loopback, with the generator's drift knobs.
+"""`mlops simulate`: traffic to a running service on loopback, with optional drift.
 
-`--shift none|covariate|concept|both` sets the generator's covariate_shift / concept_shift to 0 or 1.
-Records go to /predict_batch in chunks (each chunk's request id prefixes its records' ids), and with
-`--feedback` the generated labels are posted to /feedback for the answered request ids: what a business
-sees when outcomes arrive later. Only loopback URLs are accepted: this is a demo and test tool.
+Two sources. `holdout` (any dataset): rows of the evaluation holdout (dvc.yaml paths.test), drawn with
+replacement, with shifts derived from the contract: `covariate` moves every numeric feature by half a
+standard deviation (kept in the contract's range) and sends half the categorical values as the rarest
+category; `concept` flips the outcome of half the rows above the median of the first numeric feature (a
+changed, learnable input -> outcome relation). `synthetic`: the example's generator with its own drift
+knobs (covariate_shift / concept_shift 0 or 1), imported only then. `auto` (the default) is `synthetic`
+when params.yaml ingest.source is, else `holdout`.
+
+Records go to /predict_batch in chunks (each chunk's request id prefixes its records' ids); the time
+column, if any, is spread over the last 30 days. With `--feedback` the true outcomes are posted to
+/feedback for the answered request ids (in the contract's own label values): what a business sees when
+outcomes arrive later. Only loopback URLs are accepted: this is a demo and test tool.
 """
 
 from __future__ import annotations
@@ -12,13 +20,18 @@ import datetime as dt
 import json
 import urllib.error
 import urllib.request
+from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlparse
 
-from mlops.generate import generate
+import numpy as np
+import pandas as pd
+
+from mlops.contract import NUMERIC_TYPES, Contract
 from mlops.io import InputError
 
 Shift = Literal["none", "covariate", "concept", "both"]
+Source = Literal["auto", "holdout", "synthetic"]
 KNOBS = {"none": (0.0, 0.0), "covariate": (1.0, 0.0), "concept": (0.0, 1.0), "both": (1.0, 1.0)}
 
 
@@ -35,26 +48,105 @@ def _post(url: str, payload: dict[str, Any], rid: str | None = None) -> dict[str
         raise InputError(f"{url} unreachable: {exc.reason}") from exc
 
 
-def records(rows: int, shift: Shift, seed: int) -> tuple[list[dict[str, Any]], list[int]]:
-    """Generated customers of the last 30 days (as a client sends them) and their true outcomes."""
+def _as_sent(df: pd.DataFrame, contract: Contract) -> list[dict[str, Any]]:
+    """Rows as a client sends them: dates as ISO days, NaN as null."""
+    df = df.copy()
+    if contract.time_column is not None and contract.time_column in df.columns:
+        df[contract.time_column] = pd.to_datetime(df[contract.time_column]).dt.strftime("%Y-%m-%d")
+    sent: list[dict[str, Any]] = json.loads(df.to_json(orient="records"))
+    return sent
+
+
+def shifted(
+    holdout: pd.DataFrame, contract: Contract, rows: int, shift: Shift, seed: int
+) -> tuple[pd.DataFrame, list[int]]:
+    """`rows` holdout rows (with replacement) and their 0/1 outcomes, shifted as `shift` asks (pure)."""
+    rng = np.random.default_rng(seed)
+    df = holdout.iloc[rng.integers(0, len(holdout), size=rows)].reset_index(drop=True)
+    y = (df.pop(contract.target) == contract.positive_label).to_numpy(dtype=int)
+    features = contract.features(include_sensitive=True)
+    numeric = [n for n in features if contract.columns[n].type in NUMERIC_TYPES]
+    covariate, concept = KNOBS[shift]
+    if covariate:
+        for name in numeric:
+            col = contract.columns[name]
+            low, high = col.numeric_range()
+            values = df[name].astype(float) + 0.5 * float(holdout[name].std(skipna=True) or 0.0)
+            values = values.clip(low, high)
+            df[name] = values.round() if col.type == "integer" else values
+        for name in contract.categorical(features):
+            rarest = holdout[name].value_counts().idxmin()
+            df[name] = df[name].where(rng.random(rows) >= 0.5, rarest)
+    if concept and numeric:
+        lead = df[numeric[0]].astype(float)
+        flip = (lead > lead.median()) & (rng.random(rows) < 0.5)
+        y = np.where(flip, 1 - y, y)
+    if contract.time_column is not None:
+        today = dt.datetime.now(dt.UTC).date()
+        days = rng.integers(0, 30, size=rows)
+        df[contract.time_column] = [today - dt.timedelta(days=int(d)) for d in days]
+    return df, y.astype(int).tolist()
+
+
+def synthetic(rows: int, shift: Shift, seed: int) -> tuple[pd.DataFrame, list[int]]:
+    """The example's generated customers of the last 30 days and their outcomes (source synthetic)."""
+    from mlops.generate import generate  # the example's data source: imported only when asked for
+
     covariate, concept = KNOBS[shift]
     start = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=30)
     df = generate(rows, seed, start_date=start, days=30, covariate_shift=covariate, concept_shift=concept)
     labels = df.pop("churned").astype(int).tolist()
-    df["event_date"] = df["event_date"].dt.strftime("%Y-%m-%d")
-    return json.loads(df.to_json(orient="records")), labels
+    return df, labels
 
 
-def run(url: str, rows: int, shift: Shift, seed: int, feedback: bool, batch: int = 500) -> int:
+def records(
+    rows: int,
+    shift: Shift,
+    seed: int,
+    source: Source = "synthetic",
+    params: Path | None = None,
+    contract: Path | None = None,
+    holdout: Path | None = None,
+) -> tuple[list[dict[str, Any]], list[int]]:
+    """What `mlops simulate` sends (records as JSON-ready dicts) and the true 0/1 outcomes."""
+    from mlops import paths
+    from mlops.consistency import load_checked
+    from mlops.io import read_table
+
+    config, data_contract = load_checked(params or paths.path("params"), contract or paths.path("contract"))
+    if source == "auto":
+        source = "synthetic" if config.ingest.source == "synthetic" else "holdout"
+    if source == "synthetic":
+        df, labels = synthetic(rows, shift, seed)
+    else:
+        frame = read_table(holdout or paths.path("test"), time_column=data_contract.time_column)
+        if frame.empty:
+            raise InputError(f"{holdout or paths.path('test')}: no holdout rows to replay (run the pipeline)")
+        df, labels = shifted(frame, data_contract, rows, shift, seed)
+    return _as_sent(df, data_contract), labels
+
+
+def run(
+    url: str,
+    rows: int,
+    shift: Shift,
+    seed: int,
+    feedback: bool,
+    source: Source = "auto",
+    params: Path | None = None,
+    contract: Path | None = None,
+    test: Path | None = None,
+    batch: int = 500,
+) -> int:
     host = urlparse(url).hostname
     if host not in ("127.0.0.1", "localhost", "::1"):
         raise InputError(f"--url must be a loopback address (got {host}): simulate is for local services")
-    customers, labels = records(rows, shift, seed)
+    sent, labels = records(rows, shift, seed, source, params, contract, test)
     answered = 0
     for start in range(0, rows, batch):
-        chunk = customers[start : start + batch]
+        chunk = sent[start : start + batch]
         rid = f"sim-{shift}-{seed}-{start // batch}"
-        result = _post(f"{url}/predict_batch", {"customers": chunk}, rid)
+        result = _post(f"{url}/predict_batch", {"records": chunk}, rid)
         answers = result["predictions"]
         answered += len(answers)
         if feedback:
@@ -62,5 +154,5 @@ def run(url: str, rows: int, shift: Shift, seed: int, feedback: bool, batch: int
             pairs = [{"request_id": a["request_id"], "label": y} for a, y in zip(answers, truth, strict=True)]
             _post(f"{url}/feedback", {"labels": pairs})
     labelled = " with labels" if feedback else ""
-    print(f"simulate: {answered} predictions ({shift} shift, seed {seed}){labelled}")
+    print(f"simulate: {answered} predictions ({source} rows, {shift} shift, seed {seed}){labelled}")
     return 0

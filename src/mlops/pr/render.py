@@ -22,7 +22,7 @@ FOLD_PARAMS_OVER = 12  # a long params diff (a new params section) is folded so 
 METRIC_ORDER = ("roc_auc", "pr_auc", "f1", "precision", "recall", "accuracy", "log_loss", "brier")
 SLICE_COLUMNS = (
     ("count", "rows"),
-    ("positive_rate", "churn rate"),
+    ("positive_rate", "positive rate"),
     ("selection_rate", "flagged"),
     ("true_positive_rate", "TPR"),
     ("false_positive_rate", "FPR"),

@@ -39,7 +39,7 @@ REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 class LoadedModel:
     """A model with the lineage it was packaged with (bento model metadata)."""
 
-    version: str  # the bento model tag, e.g. customer-churn:fdb50ece07e0416d
+    version: str  # the bento model tag, e.g. <project>:fdb50ece07e0416d
     model: Any
     threshold: float
     metadata: dict[str, Any] = field(default_factory=dict)
@@ -79,10 +79,14 @@ class Runtime:
         champion: LoadedModel,
         log: Callable[[list[dict[str, Any]]], None],
         challenger: Challenger | None = None,
-        on_prediction: Callable[[str, int], None] | None = None,
+        on_prediction: Callable[[str, str | int], None] | None = None,
         time_column: str | None = None,
+        target: str = "label",
+        labels: tuple[str | int, str | int] = (0, 1),
     ) -> None:
         self.time_column = time_column
+        # The answer names the class as the contract does: {"<target>": "<one of its two values>"}.
+        self.target, self.labels = target, labels
         self.champion = champion
         self.challenger = challenger
         self._log = log
@@ -111,9 +115,13 @@ class Runtime:
             model = answered_by[i]
             p = float(answers_p[i])
             cls = int(p >= model.threshold)
-            answer = {"request_id": rid, "model_version": model.version, "probability": p, "churn": cls}
+            label = self.labels[cls]
+            answer = {"request_id": rid, "model_version": model.version, "probability": p, self.target: label}
             entry = {
-                **answer,
+                "request_id": rid,
+                "model_version": model.version,
+                "probability": p,
+                "predicted": cls,  # the log's own field: 0/1 whatever the contract calls the classes
                 "timestamp": now,
                 "role": "champion" if model is self.champion else "challenger",
                 "inputs": record,
@@ -122,11 +130,11 @@ class Runtime:
                 entry["shadow"] = {
                     "model_version": self.challenger.loaded.version,
                     "probability": float(shadow[i]),
-                    "churn": int(shadow[i] >= self.challenger.loaded.threshold),
+                    "predicted": int(shadow[i] >= self.challenger.loaded.threshold),
                 }
             answers.append(answer)
             logged.append(entry)
-            self._count(model.version, cls)
+            self._count(model.version, label)
         self._log(logged)
         return answers
 

@@ -73,9 +73,11 @@ class _DateFromJson(_Strict):
 def record_model(contract: Contract) -> type[BaseModel]:
     """The pydantic model of one request record: every contract column but the target."""
     fields = {
-        name: _field(name, col, contract) for name, col in contract.columns.items() if col.role != "target"
+        name: _field(name, col, contract)
+        for name, col in contract.data_columns.items()
+        if col.role != "target"
     }
     model: type[BaseModel] = create_model(  # type: ignore[call-overload]
-        "Customer", __base__=_DateFromJson, __doc__="One customer record, per the data contract.", **fields
+        "Record", __base__=_DateFromJson, __doc__="One record, per the data contract.", **fields
     )
     return model

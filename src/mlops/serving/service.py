@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import bentoml
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator
 
 from mlops.adapters import bento as bento_store
 from mlops.contract import load_contract
@@ -53,17 +53,19 @@ def _contract_path() -> Path:
 
 
 CONTRACT = load_contract(_contract_path())
-Customer = record_model(CONTRACT)
+Record = record_model(CONTRACT)
+LABELS = CONTRACT.labels  # (negative, positive), as the contract spells them
 
-
-class Prediction(BaseModel):
-    """One answer. A pydantic model rather than a dict: BentoML derives a dict's response schema anew on
-    every request (measured: ~0.3-0.4 ms of a ~9 ms request, and 16 % of the throughput at 32 clients)."""
-
-    request_id: str
-    model_version: str
-    probability: float
-    churn: int
+# One answer: {request_id, model_version, probability, <target>: <the contract's value>}. A pydantic model
+# rather than a dict: BentoML derives a dict's response schema anew on every request (measured: ~0.3-0.4 ms
+# of a ~9 ms request, and 16 % of the throughput at 32 clients).
+Prediction: type[BaseModel] = create_model(
+    "Prediction",
+    request_id=(str, ...),
+    model_version=(str, ...),
+    probability=(float, ...),
+    **{CONTRACT.target: (type(LABELS[1]), ...)},  # type: ignore[call-overload]
+)
 
 
 class Predictions(BaseModel):
@@ -71,9 +73,20 @@ class Predictions(BaseModel):
 
 
 class Label(BaseModel):
+    """A fed-back outcome: the contract's target value (or 0/1), stored as 0/1 for the monitoring job."""
+
     model_config = ConfigDict(extra="forbid", strict=True)
     request_id: Annotated[str, Field(pattern=r"^[A-Za-z0-9._:-]{1,64}$")]
-    label: Annotated[int, Field(ge=0, le=1)]
+    label: str | int
+
+    @field_validator("label")
+    @classmethod
+    def _known(cls, value: str | int) -> int:
+        if value in (LABELS[1], 1) and not isinstance(value, bool):
+            return 1
+        if value in (LABELS[0], 0) and not isinstance(value, bool):
+            return 0
+        raise ValueError(f"label must be one of {[*LABELS]} (or 0 / 1), got {value!r}")
 
 
 def _load(tag: str) -> Any:
@@ -87,7 +100,7 @@ def _load(tag: str) -> Any:
     traffic={"timeout": 30, "max_concurrency": 256},
     logging={"access": {"enabled": os.environ.get("MLOPS_ACCESS_LOG", "true") == "true"}},
 )
-class ChurnService:
+class ModelService:
     def __init__(self) -> None:
         self.log = PredictionLog(LOG_DIR, remote_url=os.environ.get("MLOPS_PREDICTION_LOG_URL"))
         self.feedback = PredictionLog(LOG_DIR, prefix=FEEDBACK_PREFIX)
@@ -98,7 +111,13 @@ class ChurnService:
             share = float(os.environ.get("MLOPS_CHALLENGER_SHARE", "0"))
             challenger = Challenger(_load(tag), "split" if mode == "split" else "shadow", share)
         self.runtime = Runtime(
-            champion, self.log.extend, challenger, telemetry.count_prediction, CONTRACT.time_column
+            champion,
+            self.log.extend,
+            challenger,
+            telemetry.count_prediction,
+            CONTRACT.time_column,
+            CONTRACT.target,
+            LABELS,
         )
         self.batcher = MicroBatcher(self.runtime.predict, max_batch=256)
         telemetry.model_info(champion, challenger)
@@ -117,21 +136,21 @@ class ChurnService:
         self.feedback.close()
 
     @bentoml.api(route="/predict")
-    async def predict(self, customer: Customer, ctx: bentoml.Context) -> Prediction:  # type: ignore[valid-type]
+    async def predict(self, record: Record, ctx: bentoml.Context) -> Prediction:  # type: ignore[valid-type]
         rid = request_id(ctx.request.headers.get("x-request-id"))
-        answer: dict[str, Any] = await self.batcher.submit(customer.model_dump(), rid)  # type: ignore[attr-defined]
+        answer: dict[str, Any] = await self.batcher.submit(record.model_dump(), rid)  # type: ignore[attr-defined]
         ctx.response.headers["x-request-id"] = rid
         return Prediction(**answer)
 
     @bentoml.api(route="/predict_batch")
     def predict_batch(
         self,
-        customers: Annotated[list[Customer], Field(min_length=1, max_length=MAX_BATCH)],  # type: ignore[valid-type]
+        records: Annotated[list[Record], Field(min_length=1, max_length=MAX_BATCH)],  # type: ignore[valid-type]
         ctx: bentoml.Context,
     ) -> Predictions:
         rid = request_id(ctx.request.headers.get("x-request-id"))
-        rids = [f"{rid}:{i}" for i in range(len(customers))]
-        answers = self.runtime.predict([c.model_dump() for c in customers], rids)  # type: ignore[attr-defined]
+        rids = [f"{rid}:{i}" for i in range(len(records))]
+        answers = self.runtime.predict([r.model_dump() for r in records], rids)  # type: ignore[attr-defined]
         ctx.response.headers["x-request-id"] = rid
         return Predictions(predictions=[Prediction(**a) for a in answers])
 
@@ -148,8 +167,8 @@ MAX_BODY_BYTES = 2_000_000
 
 
 def _forbid_unknown_top_level_fields(service: Any) -> None:
-    """BentoML's generated input models (the body's top level: {"customer": ...}) ignore unknown keys;
-    refuse them, as the records do: {"customer": ..., "dry_run": true} must not be silently ignored."""
+    """BentoML's generated input models (the body's top level: {"record": ...}) ignore unknown keys;
+    refuse them, as the records do: {"record": ..., "dry_run": true} must not be silently ignored."""
     for method in service.apis.values():
         spec = method.input_spec
         if getattr(spec, "__root_input__", False):
@@ -165,7 +184,7 @@ def _guard_outside_bentoml(to_asgi: Any) -> Any:
     @functools.wraps(to_asgi)
     def wrapped(service: Any, is_main: bool = True) -> Any:
         app = to_asgi(service, is_main)
-        return RequestGuard(app, max_body_bytes=MAX_BODY_BYTES) if service is ChurnService else app
+        return RequestGuard(app, max_body_bytes=MAX_BODY_BYTES) if service is ModelService else app
 
     return wrapped
 
@@ -184,7 +203,7 @@ class _NoClientErrorTracebacks(logging.Filter):
         return not (isinstance(code, int) and 400 <= code < 500)
 
 
-_forbid_unknown_top_level_fields(ChurnService)
-_service_type: Any = type(ChurnService)  # bentoml's Service class (there is one service per process)
+_forbid_unknown_top_level_fields(ModelService)
+_service_type: Any = type(ModelService)  # bentoml's Service class (there is one service per process)
 _service_type.to_asgi = _guard_outside_bentoml(_service_type.to_asgi)
 logging.getLogger("bentoml._internal.server.http_app").addFilter(_NoClientErrorTracebacks())

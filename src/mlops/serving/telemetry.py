@@ -15,7 +15,9 @@ from typing import Any
 from prometheus_client import Counter, Gauge
 
 PREDICTIONS = Counter(
-    "mlops_predictions", "Predictions served, by model version and class", ["model_version", "churn"]
+    "mlops_predictions",
+    "Predictions served, by model version and predicted class (the contract's value)",
+    ["model_version", "prediction"],
 )
 REJECTED = Counter("mlops_rejected_requests", "Requests refused before scoring, by reason", ["reason"])
 MODEL = Gauge(
@@ -63,8 +65,8 @@ def watch_drift(summary: Path, every_seconds: float = 30.0) -> threading.Thread:
     return thread
 
 
-def count_prediction(model_version: str, churn: int) -> None:
-    PREDICTIONS.labels(model_version=model_version, churn=str(churn)).inc()
+def count_prediction(model_version: str, prediction: str | int) -> None:
+    PREDICTIONS.labels(model_version=model_version, prediction=str(prediction)).inc()
 
 
 def count_rejected(reason: str) -> None:

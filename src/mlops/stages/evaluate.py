@@ -5,11 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from mlops.adapters.tracking import log_to_model_run
-from mlops.contract import load_contract
+from mlops.consistency import load_checked
 from mlops.io import load_model, read_table, write_json
 from mlops.lineage import file_md5, git_state
 from mlops.metrics import evaluate
-from mlops.params import load_params
 
 
 def run(
@@ -21,8 +20,7 @@ def run(
     plots_dir: Path,
     slices: Path,
 ) -> int:
-    config = load_params(params)
-    data_contract = load_contract(contract)
+    config, data_contract = load_checked(params, contract)
     fitted = load_model(model)
     features = data_contract.features(include_sensitive=config.train.use_sensitive_features)
     result = evaluate(

@@ -10,12 +10,11 @@ import sys
 from pathlib import Path
 
 from mlops.adapters.tracking import log_to_model_run
-from mlops.contract import load_contract
+from mlops.consistency import load_checked
 from mlops.gates.result import markdown, report
 from mlops.gates.suite import champion_predictions, run_gates
 from mlops.io import load_model, read_json, read_table, write_json, write_text
 from mlops.lineage import file_md5
-from mlops.params import load_params
 
 
 def run(
@@ -28,8 +27,7 @@ def run(
     report_json: Path,
     report_md: Path,
 ) -> int:
-    config = load_params(params)
-    data_contract = load_contract(contract)
+    config, data_contract = load_checked(params, contract)
     model_md5 = file_md5(model)
     results, disabled = run_gates(
         gates=config.gates,

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from mlops.contract import load_contract
+from mlops.consistency import load_checked
 from mlops.io import read_table, write_parquet
-from mlops.params import load_params
 from mlops.splitting import split_frame
 
 
 def run(params: Path, contract: Path, data: Path, train_out: Path, test_out: Path) -> int:
-    section = load_params(params).split
-    data_contract = load_contract(contract)
+    config, data_contract = load_checked(params, contract)
+    section = config.split
     df = read_table(data)
     train, test = split_frame(
         df,

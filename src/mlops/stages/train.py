@@ -12,17 +12,15 @@ from sklearn.metrics import roc_auc_score
 
 from mlops import threads
 from mlops.adapters.tracking import MODEL_MD5_TAG, log_training, tracking_uri
-from mlops.contract import load_contract
+from mlops.consistency import load_checked
 from mlops.io import read_table
 from mlops.lineage import file_md5, git_state
 from mlops.modeling import estimator_params, fit, input_columns, targets
-from mlops.params import load_params
 
 
 def run(params: Path, contract: Path, train: Path, model_out: Path) -> int:
-    config = load_params(params)
+    config, data_contract = load_checked(params, contract)
     section = config.train
-    data_contract = load_contract(contract)
     df = read_table(train)
     columns = input_columns(data_contract)
     x, y = df[columns], targets(df, data_contract)

@@ -10,13 +10,13 @@ import sys
 from pathlib import Path
 
 from mlops.adapters.gx import run_expectations
-from mlops.contract import load_contract
+from mlops.consistency import load_checked
 from mlops.io import read_table, write_json, write_text
 from mlops.validation import expectations_for, markdown, summary
 
 
-def run(contract: Path, data: Path, report_json: Path, report_md: Path) -> int:
-    data_contract = load_contract(contract)
+def run(params: Path, contract: Path, data: Path, report_json: Path, report_md: Path) -> int:
+    _, data_contract = load_checked(params, contract)
     df = read_table(data, time_column=data_contract.time_column)
     results = run_expectations(df, expectations_for(data_contract, list(df.columns)))
     report = summary(results, rows=len(df), columns=[str(c) for c in df.columns])
