@@ -61,6 +61,14 @@ lock:  ## re-resolve uv.lock after editing pyproject.toml
 	@$(MAKE) --no-print-directory uv
 	$(UV) lock
 
+# Make it yours: `make init DATA=path/to/file.csv TARGET=<column>` drafts data/contract.yaml and resets the
+# example's params.yaml settings for that file (INIT_ARGS: --positive, --time, --names, --name, --force,
+# --no-dvc; see `mlops init --help`). TARGET also names the Deploy target: its `local` default is not a column.
+INIT_ARGS ?=
+.PHONY: init
+init: $(STAMP)  ## make it yours: contract + params for DATA=<csv|parquet> TARGET=<column> [INIT_ARGS=...]
+	$(BIN)/mlops init --data "$(DATA)" --target "$(if $(filter file,$(origin TARGET)),,$(TARGET))" $(INIT_ARGS)
+
 .PHONY: pipeline
 pipeline: $(STAMP)  ## run the whole pipeline (dvc repro) on the embedded defaults, then print a summary
 	$(BIN)/dvc repro

@@ -1,4 +1,5 @@
-"""Shared fixtures: the real contract and params, small seeded frames, and throwaway project copies."""
+"""Shared fixtures: the tests' own world (the example's contract and params), small seeded frames, and
+throwaway project copies that run on that world whatever a fork did to data/ and params.yaml."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import os
 # threads as cores oversubscribes the machine (spin-waiting pools slowed the gate tests 17x). Inherited by
 # the DVC stages the pipeline tests start. `make test` sets the same.
 os.environ.setdefault("OMP_NUM_THREADS", "1")
-import functools
+import re
 import shutil
 import subprocess
 import sys
@@ -17,19 +18,16 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import yaml
 
-from mlops.contract import Contract, load_contract
+from mlops.contract import Contract
 from mlops.generate import generate
-from mlops.params import Params, load_params
+from tests.world import WORLD_CONTRACT, WORLD_PARAMS, world_contract, world_params
 
 ROOT = Path(__file__).resolve().parents[1]
 
-
-@functools.cache
-def shipped_params() -> Params:
-    """The repository's params.yaml: tests take it and `model_copy(update=...)` what they change, so no
-    test depends on a default (there are none) or repeats a number params.yaml holds."""
-    return load_params(ROOT / "params.yaml")
+# The old name, kept while tests owned by others still import it: it is the world's params, not params.yaml.
+shipped_params = world_params
 
 
 # Telemetry off for every tool the tests start (the Makefile sets the same for humans).
@@ -47,7 +45,8 @@ for key, value in {
 
 @pytest.fixture(scope="session")
 def contract() -> Contract:
-    return load_contract(ROOT / "data" / "contract.yaml")
+    """The world's contract (tests/world/contract.yaml): the columns `generate` produces."""
+    return world_contract()
 
 
 @pytest.fixture(scope="session")
@@ -92,14 +91,52 @@ GIT = ["git", "-c", "user.name=test", "-c", "user.email=test@example.invalid"]
 
 
 def copy_project(dest: Path) -> Path:
-    """A fresh-clone-like copy in `dest`: a git repository (as DVC expects) with no data, cache or store."""
+    """A fresh-clone-like copy in `dest` on the tests' world: a git repository (as DVC expects) with no data,
+    cache or store, whose contract and params are tests/world's, whose deploy records name no model and whose
+    data/extract/ holds no fork data. So the pipeline, deploy and workflow tests run the example whatever a
+    fork did to data/, params.yaml and deploy/ (its dvc.lock and reports are then stale: they rerun)."""
     for rel in project_files():
+        if _fork_data(rel):
+            continue
         target = dest / rel
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(ROOT / rel, target)
+    shutil.copy2(WORLD_CONTRACT, dest / "data" / "contract.yaml")
+    shutil.copy2(WORLD_PARAMS, dest / "params.yaml")
+    for env in ("staging", "production"):
+        record = dest / "deploy" / f"{env}.yaml"
+        record.write_text(unrecorded(record.read_text()))
     run(["git", "init", "-q"], dest)
     commit_all(dest, "copy")
     return dest
+
+
+# What data/extract/ may hold in the world: the folder's own files, never a fork's extract or its .dvc file.
+EXTRACT_KEEP = frozenset({".gitkeep", ".gitignore", "README.md"})
+
+
+def _fork_data(rel: str) -> bool:
+    path = Path(rel)
+    return path.parent == Path("data", "extract") and path.name not in EXTRACT_KEEP
+
+
+RECORDED = ("model", "challenger", "image")
+
+
+def unrecorded(text: str) -> str:
+    """A deploy record with no model, challenger or image (each `null`), its comments and other keys kept."""
+    kept: list[str] = []
+    skipping = False
+    for line in text.splitlines(keepends=True):
+        key = re.match(r"^([A-Za-z_]+):", line)
+        if key:
+            skipping = key.group(1) in RECORDED
+            kept.append(f"{key.group(1)}: null\n" if skipping else line)
+        elif not (skipping and line[:1] in (" ", "-", "\t")):  # a recorded value's nested lines go
+            kept.append(line)
+    record = yaml.safe_load("".join(kept))
+    assert all(record.get(k) is None for k in RECORDED), record
+    return "".join(kept)
 
 
 def commit_all(repo: Path, message: str) -> None:

@@ -29,6 +29,8 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 
+TARGET = "churned"  # the example's target and time columns (as data/contract.yaml names them)
+TIME_COLUMN = "event_date"
 CONTRACTS = ("month-to-month", "one-year", "two-year")
 PAYMENTS = ("electronic-check", "mailed-check", "bank-transfer", "credit-card")
 INTERNET = ("dsl", "fiber", "none")

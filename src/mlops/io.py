@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import tempfile
@@ -31,6 +32,8 @@ class ReadOptions:
     text: tuple[str, ...] = ()  # the contract's string columns: read as text ("02134" keeps its zero)
 
 
+# Delimited text, as the files come (UCI's `.data`, `.txt`, `.tsv`): read with params.yaml ingest.read.
+TEXT_SUFFIXES = (".csv", ".tsv", ".txt", ".data")
 # First bytes of files that are often misnamed .csv: named in the error instead of a parser traceback.
 _MAGIC = {
     b"PAR1": "a Parquet file",
@@ -57,10 +60,13 @@ def read_table(
     suffix = path.suffix.lower()
     if suffix == ".parquet":
         df = _read_parquet(path)
-    elif suffix == ".csv":
+    elif suffix in TEXT_SUFFIXES:
         df = _read_csv(path, options)
     else:
-        raise InputError(f"unsupported file type {suffix!r} for {path}: use .csv or .parquet")
+        raise InputError(
+            f"unsupported file type {suffix!r} for {path}: use .parquet or delimited text "
+            f"({', '.join(TEXT_SUFFIXES)})"
+        )
     if options.strip:
         df = _strip(df, options)
     parse_time = time_column and time_column in df.columns
@@ -119,8 +125,15 @@ def _read_csv(path: Path, options: ReadOptions) -> pd.DataFrame:
                     f"{path}: read as one column {str(df.columns[0])[:60]!r}; the header contains "
                     f"{shown!r}: set params.yaml ingest.read.delimiter to {shown!r}"
                 )
-    if not options.header and df.shape[1] != len(options.names):
-        raise InputError(f"{path}: {df.shape[1]} columns but the contract lists {len(options.names)}")
+    if not options.header:
+        # pandas pads short rows with NaN under `names`: count the first row's fields instead.
+        first_line = head.decode(options.encoding, errors="replace").splitlines()[:1]
+        fields = len(next(csv.reader(first_line, delimiter=options.delimiter), []))
+        if fields and fields != len(options.names):
+            raise InputError(
+                f"{path}: a header-less file with {fields} columns, but the contract lists "
+                f"{len(options.names)} (every file column, in file order; `role: ignore` for unused ones)"
+            )
     return df
 
 

@@ -70,6 +70,8 @@ class SplitParams(_Section):
     strategy: Literal["time", "random"]
     test_fraction: float = Field(gt=0.0, lt=1.0)
     seed: int
+    # |holdout positive rate - train positive rate| above this fails the split (censored recent labels)
+    max_target_rate_gap: float = Field(ge=0.0, le=1.0)
 
 
 class EstimatorSettings(_Section):
@@ -167,6 +169,23 @@ class RobustnessGate(_Section):
     seed: int
 
 
+class LeakageGate(_Section):
+    """Each model feature alone against the target on the holdout; the ceiling is the contract's
+    table.max_single_feature_auc (a property of the data, so it lives with the data's description)."""
+
+    enabled: bool
+
+
+class TooGoodGate(_Section):
+    """The candidate may not beat its baseline (the champion, else a reference logistic regression fit in
+    the gate) by more than max_gain unless a reviewer wrote down why the gain is real."""
+
+    enabled: bool
+    metric: Literal["roc_auc", "pr_auc"]
+    max_gain: float = Field(gt=0.0, le=1.0)
+    acknowledge: str  # "" = not acknowledged; a reason = a larger gain is accepted (shown in the report)
+
+
 FairnessCriterion = Literal["demographic_parity", "equal_opportunity", "group_roc_auc"]
 
 
@@ -217,6 +236,8 @@ class OperationalGate(_Section):
 class GatesParams(_Section):
     performance: PerformanceGate
     champion: ChampionGate
+    too_good: TooGoodGate
+    leakage: LeakageGate
     robustness: RobustnessGate
     fairness: FairnessGate
     behaviour: BehaviourGate

@@ -118,6 +118,24 @@ def _column_specs(name: str, col: Column, contract: Contract) -> list[Expectatio
     return specs
 
 
+def text_target_rate(df: Any, contract: Contract) -> CheckResult | None:
+    """The target-rate bound for a target whose values are not 0/1 (e.g. "<=50K" / ">50K"): GX's column
+    mean needs numbers, so this one check is computed here, in the same result shape. None when the
+    column mean expectation covers it (integer targets) or the column is missing (reported elsewhere)."""
+    target = contract.target
+    values = contract.columns[target].values or ()
+    if all(isinstance(v, int) for v in values) or target not in df.columns:
+        return None
+    low, high = contract.table.target_rate_min, contract.table.target_rate_max
+    spec = ExpectationSpec(
+        "expect_positive_rate_to_be_between",
+        {"column": target, "min_value": low, "max_value": high},
+        f"share of {target} = {contract.positive_label!r} within the contract's bounds",
+    )
+    rate = float((df[target] == contract.positive_label).mean()) if len(df) else 0.0
+    return CheckResult(spec, low <= rate <= high, observed=round(rate, 6))
+
+
 def _bound(value: float | dt.date | None) -> object:
     # GX compares datetime columns only with datetime bounds (ISO strings or `date`s silently fail).
     if isinstance(value, dt.date):

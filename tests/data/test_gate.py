@@ -1,4 +1,4 @@
-"""The data gate (real Great Expectations) on good data and on each kind of corruption.
+"""The data gate (real Great Expectations) on good data and on each kind of corruption, in the tests' world.
 
 Each case names the risk it guards against. Every failure must exit non-zero, name the expectation, the
 column and the offending value, and still write both reports.
@@ -13,11 +13,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from tests.world import WORLD_CONTRACT, WORLD_PARAMS
 
 from mlops.stages import validate
-
-ROOT = Path(__file__).resolve().parents[2]
-CONTRACT = ROOT / "data" / "contract.yaml"
 
 
 def _run(
@@ -33,7 +31,7 @@ def _run(
         assert frame is not None
         frame.to_parquet(data, index=False)
     report_json, report_md = tmp_path / "validation.json", tmp_path / "validation.md"
-    code = validate.run(CONTRACT, data, report_json, report_md)
+    code = validate.run(WORLD_PARAMS, WORLD_CONTRACT, data, report_json, report_md)
     assert report_md.exists(), "the markdown summary is written whether the data passes or not"
     return code, json.loads(report_json.read_text())
 

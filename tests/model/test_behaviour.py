@@ -6,20 +6,18 @@ Minimum functionality: beats chance clearly, and survives the inputs production 
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pytest
 from sklearn.metrics import roc_auc_score
 from sklearn.pipeline import Pipeline
+from tests.world import world_params
 
 from mlops.contract import Contract
 from mlops.generate import generate
 from mlops.modeling import build_pipeline, input_columns
-from mlops.params import RandomForestParams, load_params
+from mlops.params import RandomForestParams
 
-ROOT = Path(__file__).resolve().parents[2]
 ESTIMATORS = ["hist_gradient_boosting", "logistic_regression", "random_forest"]
 
 
@@ -32,7 +30,7 @@ def data() -> tuple[pd.DataFrame, pd.DataFrame]:
 def model(
     request: pytest.FixtureRequest, contract: Contract, data: tuple[pd.DataFrame, pd.DataFrame]
 ) -> Pipeline:
-    shipped = load_params(ROOT / "params.yaml").train
+    shipped = world_params().train
     # Smaller forests keep the suite fast; the behaviour under test does not depend on forest size.
     params = shipped.model_copy(
         update={
@@ -99,7 +97,7 @@ def test_survives_unseen_categories_and_missing_numbers(
 
 
 def test_training_is_deterministic(contract: Contract, data: tuple) -> None:
-    params = load_params(ROOT / "params.yaml").train
+    params = world_params().train
     train, holdout = data
     a = build_pipeline(contract, params).fit(train[input_columns(contract)], train["churned"])
     b = build_pipeline(contract, params).fit(train[input_columns(contract)], train["churned"])
@@ -107,6 +105,6 @@ def test_training_is_deterministic(contract: Contract, data: tuple) -> None:
 
 
 def test_monotonic_constraint_on_a_non_feature_is_named(contract: Contract) -> None:
-    params = load_params(ROOT / "params.yaml").train.model_copy(update={"monotonic": {"gender": 1}})
+    params = world_params().train.model_copy(update={"monotonic": {"gender": 1}})
     with pytest.raises(ValueError, match=r"train.monotonic names \['gender'\]"):
         build_pipeline(contract, params)

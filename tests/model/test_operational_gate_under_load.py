@@ -40,6 +40,8 @@ from mlops.modeling import build_pipeline, input_columns
 from mlops.params import load_params
 
 ROOT = Path(__file__).resolve().parents[2]
+# The tests' world (tests/world), by path: the child runs this file as a script, without the tests package.
+WORLD = ROOT / "tests" / "world"
 LATENCY_SAMPLES = 30  # params.yaml: 300; each sample is 3 timed model calls of ~5 ms CPU
 CHILD_TIMEOUT = 120
 # Each spinning process ends by itself after this long, even if the test is killed before its `finally`.
@@ -114,7 +116,7 @@ def idle_then_loaded(model_path: Path, holdout_path: Path) -> tuple[dict[str, An
 
 
 def _gate(model_path: Path, holdout_path: Path, unlimited: bool) -> Callable[[], dict[str, Any]]:
-    """The child: the operational family's check, with params.yaml's budgets and batch size.
+    """The child: the operational family's check, with the world's params' budgets and batch size.
 
     The check itself, not the whole `run_gates`: the suite first scores the whole holdout outside the thread
     limit, and on a busy machine that one call's spinning OpenMP pool costs more CPU than the measurement
@@ -122,9 +124,9 @@ def _gate(model_path: Path, holdout_path: Path, unlimited: bool) -> Callable[[],
     """
     if unlimited:  # the gate as it was before the limit: native pools at one thread per core
         threads.one_native_thread = contextlib.nullcontext  # type: ignore[assignment]
-    shipped = load_params(ROOT / "params.yaml").gates.operational
+    shipped = load_params(WORLD / "params.yaml").gates.operational
     params = shipped.model_copy(update={"latency_samples": LATENCY_SAMPLES})
-    contract = load_contract(ROOT / "data" / "contract.yaml")
+    contract = load_contract(WORLD / "contract.yaml")
     model = joblib.load(model_path)
     x = pd.read_parquet(holdout_path)[input_columns(contract)]
     model_bytes = model_path.stat().st_size
@@ -140,12 +142,12 @@ def _gate(model_path: Path, holdout_path: Path, unlimited: bool) -> Callable[[],
 
 @pytest.fixture(scope="module")
 def saved(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    """A good model trained with the project's params, and a holdout, as files for the child."""
+    """A good model trained with the world's params, and a holdout, as files for the child."""
     folder = tmp_path_factory.mktemp("under_load")
-    contract = load_contract(ROOT / "data" / "contract.yaml")
+    contract = load_contract(WORLD / "contract.yaml")
     train = generate(6000, seed=41)
     with threads.one_native_thread():  # as the train stage fits
-        model = build_pipeline(contract, load_params(ROOT / "params.yaml").train).fit(
+        model = build_pipeline(contract, load_params(WORLD / "params.yaml").train).fit(
             train[input_columns(contract)], train["churned"]
         )
     joblib.dump(model, folder / "model.joblib")

@@ -1,4 +1,5 @@
-"""The trained model's bytes do not depend on the machine: a fork on 64 cores reproduces dvc.lock."""
+"""The trained model's bytes do not depend on the machine: a fork on 64 cores reproduces dvc.lock (shown on
+the tests' world: the property is the train stage's, whatever the data)."""
 
 from __future__ import annotations
 
@@ -7,10 +8,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tests.world import WORLD_CONTRACT, WORLD_PARAMS
+
 from mlops.generate import generate
 from mlops.lineage import file_md5
 
-ROOT = Path(__file__).resolve().parents[2]
 # `mlops train` through mlops.cli.main (the console script's entry point) with MLflow logging stubbed: the
 # stage writes and hashes the model file before it logs, so logging cannot change its bytes, while importing
 # MLflow and migrating a fresh sqlite store would cost more than the training itself. The logging edge is
@@ -28,9 +30,9 @@ def _args(tmp_path: Path, work: Path) -> list[str]:
     return [
         "train",
         "--params",
-        str(ROOT / "params.yaml"),
+        str(WORLD_PARAMS),
         "--contract",
-        str(ROOT / "data/contract.yaml"),
+        str(WORLD_CONTRACT),
         "--train",
         str(tmp_path / "train.parquet"),
         "--model-out",

@@ -55,7 +55,7 @@ class World:
 @pytest.fixture(scope="session")
 def world(tmp_path_factory: pytest.TempPathFactory, contract: Contract) -> World:
     root = tmp_path_factory.mktemp("monitoring")
-    params = load_params(ROOT / "params.yaml").train
+    params = load_params(ROOT / "tests" / "world" / "params.yaml").train
     train, holdout = generate(8000, seed=21), generate(3000, seed=22)
     cols = input_columns(contract)
     model = build_pipeline(contract, params).fit(train[cols], train[contract.target])

@@ -24,9 +24,9 @@ def drift(world: World, log: Path, out: Path) -> tuple[int, dict[str, Any]]:
         [
             "drift",
             "--params",
-            str(ROOT / "params.yaml"),
+            str(ROOT / "tests" / "world" / "params.yaml"),
             "--contract",
-            str(ROOT / "data" / "contract.yaml"),
+            str(ROOT / "tests" / "world" / "contract.yaml"),
             "--log-dir",
             str(log),
             "--reference",

@@ -1,4 +1,5 @@
-"""The pipeline tests' shared starting point: one cold `dvc repro --force` of the shipped project.
+"""The pipeline tests' shared starting point: one cold `dvc repro --force` of the project on the tests' world
+(copy_project: the example's contract and params, whatever a fork put in data/ and params.yaml).
 
 Session-scoped: the tests of this folder share the xdist group "dvc-pipeline", so one worker runs them all
 and pays for the cold run once. Tests that change something work on their own copy (`fork`).

@@ -30,7 +30,7 @@ def mlops(repo: Path, *args: str, check: bool = True) -> str:
 def predict(port: int, record: dict) -> dict:
     req = urllib.request.Request(
         f"http://127.0.0.1:{port}/predict",
-        data=json.dumps({"customer": record}).encode(),
+        data=json.dumps({"record": record}).encode(),
         headers={"content-type": "application/json"},
     )
     with urllib.request.urlopen(req, timeout=10) as resp:
@@ -122,7 +122,7 @@ def test_staging_promote_production_then_rollback(project: Path) -> None:
 
     bentoml_model = Path(repo / ".bentoml" / "models" / "customer-churn")
     golden = json.loads(next(bentoml_model.glob("*/golden.json")).read_text())
-    record = golden[0]["customer"]
+    record = golden[0]["record"]
     answer_a = predict(active(repo, "production")["port"], record)
     assert answer_a["probability"] == pytest.approx(golden[0]["probability"], abs=1e-9)
 

@@ -1,7 +1,8 @@
 """Build a small real model and its bento in $BENTOML_HOME (run as a subprocess by the serving tests).
 
 A subprocess, because BentoML reads BENTOML_HOME once at import: the tests' store must not be the
-developer's. The model is the shipped estimator trained on 4,000 generated rows (seconds, not minutes).
+developer's. The model is the test world's estimator (tests/world: the example, whatever a fork did to
+data/ and params.yaml) trained on 4,000 generated rows (seconds, not minutes).
 """
 
 from __future__ import annotations
@@ -23,8 +24,10 @@ from mlops.params import load_params
 
 
 def main(root: Path, out: Path) -> None:
-    contract = load_contract(root / "data" / "contract.yaml")
-    shipped = load_params(root / "params.yaml")
+    world = root / "tests" / "world"
+    contract_path = world / "contract.yaml"
+    contract = load_contract(contract_path)
+    shipped = load_params(world / "params.yaml")
     params, name, threshold = shipped.train, shipped.project.name, shipped.project.threshold
     holdout = generate(rows=500, seed=4)
     built = []
@@ -38,8 +41,8 @@ def main(root: Path, out: Path) -> None:
             write_parquet(holdout, holdout_path)
             md5 = file_md5(model_path)
             metadata = {"model_md5": md5, "threshold": threshold, "git_commit": "test", "mlflow_run_id": ""}
-            golden = package.golden_set(model_path, root / "data" / "contract.yaml", holdout_path, threshold)
-            tag = package.ensure_model(name, model_path, root / "data" / "contract.yaml", metadata, golden)
+            golden = package.golden_set(model_path, contract_path, holdout_path, threshold)
+            tag = package.ensure_model(name, model_path, contract_path, metadata, golden)
             built.append((tag, golden))
     (tag, golden), (challenger, challenger_golden) = built
     bento = package.build_bento(tag, root, {"model_md5": tag})

@@ -66,7 +66,7 @@ def test_unknown_paths_add_no_metric_series(hostile: Server, bento: dict[str, An
     # BentoML's own endpoints and our routes are still answered.
     for path in ("/livez", "/readyz", "/healthz", "/docs.json", "/schema.json", "/"):
         assert status_of(hostile, "GET", path) == 200, path
-    assert call(hostile, "/predict", json.dumps({"customer": record(bento)}))[0] == 200
+    assert call(hostile, "/predict", json.dumps({"record": record(bento)}))[0] == 200
 
 
 def chunked_post(server: Server, path: str, body: bytes, piece: int = 65536) -> tuple[int, bytes]:
@@ -87,8 +87,8 @@ def chunked_post(server: Server, path: str, body: bytes, piece: int = 65536) -> 
 
 
 def test_the_body_limit_counts_chunked_bytes(hostile: Server, bento: dict[str, Any]) -> None:
-    customers = [g["customer"] for g in bento["golden"][:5]]
-    small = json.dumps({"customers": customers}).encode()
+    customers = [g["record"] for g in bento["golden"][:5]]
+    small = json.dumps({"records": customers}).encode()
     status, body = chunked_post(hostile, "/predict_batch", small, piece=100)
     assert status == 200, body
     assert len(json.loads(body)["predictions"]) == 5
@@ -103,7 +103,7 @@ def test_the_body_limit_counts_chunked_bytes(hostile: Server, bento: dict[str, A
 
 
 def test_a_stalled_body_gets_a_408_within_the_body_timeout(hostile: Server, bento: dict[str, Any]) -> None:
-    payload = json.dumps({"customer": record(bento)}).encode()
+    payload = json.dumps({"record": record(bento)}).encode()
     before = rejected(metrics(hostile), "body_timeout")
     with socket.create_connection(("127.0.0.1", hostile.port), timeout=10) as sock:
         head = (
@@ -125,14 +125,14 @@ def test_a_stalled_body_gets_a_408_within_the_body_timeout(hostile: Server, bent
 
 
 @pytest.mark.parametrize(
-    ("path", "key"), [("/predict", "customer"), ("/predict_batch", "customers"), ("/feedback", "labels")]
+    ("path", "key"), [("/predict", "record"), ("/predict_batch", "records"), ("/feedback", "labels")]
 )
 def test_unknown_top_level_fields_are_refused(
     hostile: Server, bento: dict[str, Any], path: str, key: str
 ) -> None:
     value: Any = {
-        "customer": record(bento),
-        "customers": [record(bento)],
+        "record": record(bento),
+        "records": [record(bento)],
         "labels": [{"request_id": "t-1", "label": 1}],
     }[key]
     assert call(hostile, path, json.dumps({key: value}))[0] == 200
@@ -144,10 +144,10 @@ def test_unknown_top_level_fields_are_refused(
 def test_client_errors_leave_no_traceback_in_the_server_log(hostile: Server, bento: dict[str, Any]) -> None:
     log = hostile.log_dir.parent / f"server-{hostile.port}.log"
     bad = [
-        ("/predict", json.dumps({"customer": record(bento, contract="lifetime")})),
-        ("/predict", '{"customer": {'),
+        ("/predict", json.dumps({"record": record(bento, contract="lifetime")})),
+        ("/predict", '{"record": {'),
         ("/predict", "null"),
-        ("/predict_batch", json.dumps({"customers": []})),
+        ("/predict_batch", json.dumps({"records": []})),
         ("/feedback", json.dumps({"labels": [{"request_id": "t-1", "label": 2}]})),
         ("/nowhere", "{}"),
     ]

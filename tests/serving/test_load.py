@@ -24,7 +24,7 @@ CLIENTS = 16
 
 def hammer(server: Server, bento: dict[str, Any], seconds: float, stop: threading.Event) -> dict[str, Any]:
     """CLIENTS keep-alive clients posting golden records until `seconds` pass or `stop` is set."""
-    records = [json.dumps({"customer": g["customer"]}).encode() for g in bento["golden"]]
+    records = [json.dumps({"record": g["record"]}).encode() for g in bento["golden"]]
     ok: list[str] = []
     errors: Counter[str] = Counter()
     lock = threading.Lock()

@@ -20,6 +20,7 @@ from tests.conftest import ROOT, tool_env
 from tests.serving.conftest import start_server
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("serving")]
+WORLD = ROOT / "tests" / "world"
 DASHBOARD = ROOT / "deploy" / "monitoring" / "grafana-dashboard.json"
 
 
@@ -36,6 +37,7 @@ def test_shifted_traffic_is_detected_published_and_every_dashboard_metric_is_exp
     try:
         env = tool_env()
         sim = ["mlops", "simulate", "--url", srv.url, "--rows", "1500", "--shift", "covariate", "--seed", "3"]
+        sim += ["--source", "synthetic"]  # the example's generator: the bento's model was trained on it
         subprocess.run(sim, env=env, check=True, capture_output=True, timeout=300)
         # A refused request, so the rejection counter exists (labelled counters appear on first use).
         req = urllib.request.Request(f"{srv.url}/predict", data=b"x", headers={"content-type": "text/plain"})
@@ -53,6 +55,8 @@ def test_shifted_traffic_is_detected_published_and_every_dashboard_metric_is_exp
             "--model": model,
             "--metrics": tmp_path / "metrics.json",
             "--production": tmp_path / "none.yaml",
+            "--params": WORLD / "params.yaml",  # the template's own world, whatever a fork did to its files
+            "--contract": WORLD / "contract.yaml",
             "--out": log_dir.parent / "drift",  # where the service looks for the latest report
         }
         cmd = ["mlops", "drift", *(part for kv in args.items() for part in (kv[0], str(kv[1])))]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import time
@@ -42,7 +43,7 @@ def call(
 
 
 def record(bento: dict[str, Any], **changes: Any) -> dict[str, Any]:
-    base = dict(bento["golden"][0]["customer"])
+    base = dict(bento["golden"][0]["record"])
     base.update(changes)
     return {k: v for k, v in base.items() if v is not ...}
 
@@ -51,12 +52,12 @@ def test_a_golden_request_gets_the_packaged_answer_and_is_logged(
     server: Server, bento: dict[str, Any]
 ) -> None:
     golden = bento["golden"][1]
-    payload = json.dumps({"customer": golden["customer"]})
+    payload = json.dumps({"record": golden["record"]})
     status, body, headers = call(server, "/predict", payload, x_request_id="t-1")
     assert status == 200, body
     assert body["request_id"] == "t-1" and headers.get("x-request-id") == "t-1"
     assert body["probability"] == pytest.approx(golden["probability"], abs=1e-9)
-    assert body["churn"] == golden["churn"] and body["model_version"] == server.model_version
+    assert body["churned"] == golden["predicted"] and body["model_version"] == server.model_version
     deadline = time.monotonic() + 5
     while time.monotonic() < deadline:
         logged = [r for r in read_records(server.log_dir) if r["request_id"] == "t-1"]
@@ -64,28 +65,28 @@ def test_a_golden_request_gets_the_packaged_answer_and_is_logged(
             break
         time.sleep(0.1)
     (entry,) = logged
-    assert entry["inputs"]["customer_id"] == golden["customer"]["customer_id"]
+    assert entry["inputs"]["customer_id"] == golden["record"]["customer_id"]
     assert entry["probability"] == body["probability"] and entry["role"] == "champion"
 
 
 def test_a_batch_is_answered_in_order(server: Server, bento: dict[str, Any]) -> None:
-    customers = [g["customer"] for g in bento["golden"][:5]]
-    status, body, _ = call(server, "/predict_batch", json.dumps({"customers": customers}))
+    customers = [g["record"] for g in bento["golden"][:5]]
+    status, body, _ = call(server, "/predict_batch", json.dumps({"records": customers}))
     assert status == 200, body
     got = [p["probability"] for p in body["predictions"]]
     assert got == pytest.approx([g["probability"] for g in bento["golden"][:5]], abs=1e-9)
 
 
 def changed(**changes: Any) -> Any:
-    return lambda r: json.dumps({"customer": {**r, **changes}})
+    return lambda r: json.dumps({"record": {**r, **changes}})
 
 
 def without(field: str) -> Any:
-    return lambda r: json.dumps({"customer": {k: v for k, v in r.items() if k != field}})
+    return lambda r: json.dumps({"record": {k: v for k, v in r.items() if k != field}})
 
 
 def overflow(r: dict[str, Any]) -> str:
-    text = json.dumps({"customer": {**r, "support_calls": 1}})
+    text = json.dumps({"record": {**r, "support_calls": 1}})
     return text.replace('"support_calls": 1', '"support_calls": 1e999')  # parses to inf
 
 
@@ -102,9 +103,9 @@ BAD = [
     ("unknown category", changed(contract="lifetime"), "contract"),
     ("bad id", changed(customer_id="X1"), "customer_id"),
     ("bad date", changed(event_date="yesterday"), "event_date"),
-    ("not an object", lambda r: json.dumps({"customer": [1, 2]}), "customer"),
+    ("not an object", lambda r: json.dumps({"record": [1, 2]}), "record"),
     ("empty body", lambda r: "", ""),
-    ("invalid json", lambda r: '{"customer": {', ""),
+    ("invalid json", lambda r: '{"record": {', ""),
     ("json null", lambda r: "null", ""),
 ]
 
@@ -120,12 +121,12 @@ def test_invalid_single_records_get_a_4xx_naming_the_field(
 
 def test_batch_size_limits_and_wrong_content_types_are_4xx(server: Server, bento: dict[str, Any]) -> None:
     one = record(bento)
-    status, body, _ = call(server, "/predict_batch", json.dumps({"customers": []}))
-    assert status == 400 and "customers" in json.dumps(body)
-    status, body, _ = call(server, "/predict_batch", json.dumps({"customers": [one] * 1001}))
+    status, body, _ = call(server, "/predict_batch", json.dumps({"records": []}))
+    assert status == 400 and "records" in json.dumps(body)
+    status, body, _ = call(server, "/predict_batch", json.dumps({"records": [one] * 1001}))
     assert status == 400 and "1000" in json.dumps(body)
     for ctype in ("text/plain", "multipart/form-data", "application/x-www-form-urlencoded", None):
-        status, body, _ = call(server, "/predict", json.dumps({"customer": one}), ctype=ctype)
+        status, body, _ = call(server, "/predict", json.dumps({"record": one}), ctype=ctype)
         assert status == 415 and "application/json" in body["error"], (ctype, status, body)
     status, body, _ = call(server, "/predict", b"--x\r\n\r\n", ctype="multipart/form-data; boundary=")
     assert status == 415
@@ -144,14 +145,18 @@ def test_metrics_count_predictions_by_model_and_rejections_by_reason(
     server: Server, bento: dict[str, Any]
 ) -> None:
     # One answered request of its own: under -n 2 without --dist loadgroup this test may get a fresh server.
-    assert call(server, "/predict", json.dumps({"customer": record(bento)}))[0] == 200
-    call(server, "/predict", json.dumps({"customer": record(bento, contract="lifetime")}))
-    call(server, "/predict", json.dumps({"customer": record(bento)}), ctype="text/plain")
+    assert call(server, "/predict", json.dumps({"record": record(bento)}))[0] == 200
+    call(server, "/predict", json.dumps({"record": record(bento, contract="lifetime")}))
+    call(server, "/predict", json.dumps({"record": record(bento)}), ctype="text/plain")
     with urllib.request.urlopen(f"{server.url}/metrics", timeout=10) as resp:
         text = resp.read().decode()
-    assert f'mlops_predictions_total{{churn="0",model_version="{server.model_version}"}}' in text or (
-        f'model_version="{server.model_version}"' in text and "mlops_predictions_total" in text
-    )
+    counted = [
+        line
+        for line in text.splitlines()
+        if line.startswith("mlops_predictions_total{") and f'model_version="{server.model_version}"' in line
+    ]
+    # The class label is the contract's own value (the example's target lists 0 and 1).
+    assert counted and all(re.search(r'prediction="[01]"', line) for line in counted), counted
     assert 'mlops_rejected_requests_total{reason="unknown_category"}' in text
     assert 'mlops_rejected_requests_total{reason="content_type"}' in text
     assert "mlops_model_info" in text
@@ -201,7 +206,7 @@ def test_a_challenger_answers_its_sticky_share_or_only_shadows(
         answers = {}
         for i in range(40):
             rid = f"ab-{i}"
-            payload = json.dumps({"customer": case["customer"]})
+            payload = json.dumps({"record": case["record"]})
             status, body, _ = call(srv, "/predict", payload, x_request_id=rid)
             assert status == 200, body
             answers[rid] = body

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from tests.world import WORLD_CONTRACT, WORLD_PARAMS
 
 from mlops.cli import COMMANDS, build_parser, main
 from mlops.paths import declared
@@ -29,20 +30,36 @@ def test_every_dvc_stage_has_a_subcommand() -> None:
 
 def test_bad_params_exit_2_naming_the_key(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     params = tmp_path / "params.yaml"
-    params.write_text("ingest:\n  rows: many\n")
+    params.write_text(WORLD_PARAMS.read_text().replace("rows: 50000", "rows: many", 1))
     code = main(
         [
             "ingest",
             "--params",
             str(params),
             "--contract",
-            str(ROOT / "data/contract.yaml"),
+            str(WORLD_CONTRACT),
             "--out",
             str(tmp_path / "raw.parquet"),
         ]
     )
     assert code == 2
-    assert "ingest.rows" in capsys.readouterr().err
+    assert "ingest.synthetic.rows" in capsys.readouterr().err
+    assert not (tmp_path / "raw.parquet").exists()
+
+
+@pytest.mark.parametrize("stage", ["ingest", "validate"])
+def test_params_that_do_not_fit_the_contract_exit_2_listing_every_problem(
+    stage: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    params = tmp_path / "params.yaml"
+    text = WORLD_PARAMS.read_text().replace("support_calls: 1", "support_call: 1", 1)
+    params.write_text(text.replace("- gender", "- sex", 1))
+    out = {"ingest": ["--out", str(tmp_path / "raw.parquet")], "validate": ["--data", str(tmp_path / "raw")]}
+    code = main([stage, "--params", str(params), "--contract", str(WORLD_CONTRACT), *out[stage]])
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert "2 problems" in err and "train.monotonic.support_call" in err
+    assert "gates.behaviour.invariance[2]" in err
     assert not (tmp_path / "raw.parquet").exists()
 
 
@@ -131,7 +148,7 @@ def test_aliases_server_only_without_a_tracking_server_mirrors_nothing(
 ) -> None:
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     monkeypatch.chdir(tmp_path)  # no deploy/ record, no dvc.yaml: nothing is read
-    argv = ["aliases", "--env", "staging", "--params", str(ROOT / "params.yaml"), "--server-only"]
+    argv = ["aliases", "--env", "staging", "--params", str(WORLD_PARAMS), "--server-only"]
     assert main(argv) == 0
     assert (
         capsys.readouterr().out

@@ -6,10 +6,9 @@ from pathlib import Path
 
 import pytest
 import yaml
+from tests.world import WORLD_CONTRACT
 
 from mlops.contract import Contract, ContractError, load_contract
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_roles_are_derived_from_the_contract(contract: Contract) -> None:
@@ -34,8 +33,23 @@ def test_sensitive_columns_are_features_only_on_request(contract: Contract) -> N
     assert contract.categorical(plain) == ["contract", "payment_method", "internet_service", "region"]
 
 
+def test_id_and_time_columns_are_optional_and_ignored_columns_are_not_data(tmp_path: Path) -> None:
+    path = _write(
+        tmp_path,
+        {
+            "columns.customer_id": None,
+            "columns.event_date": None,
+            "columns.region": {"role": "ignore"},
+        },
+    )
+    contract = load_contract(path)
+    assert contract.id_column is None and contract.time_column is None
+    assert contract.ignored == ["region"] and "region" not in contract.data_columns
+    assert "region" not in contract.features(include_sensitive=True)
+
+
 def _write(tmp_path: Path, mutate: dict[str, object]) -> Path:
-    raw = yaml.safe_load((ROOT / "data" / "contract.yaml").read_text())
+    raw = yaml.safe_load(WORLD_CONTRACT.read_text())
     for dotted, value in mutate.items():
         node = raw
         *parents, leaf = dotted.split(".")
@@ -58,7 +72,10 @@ def _write(tmp_path: Path, mutate: dict[str, object]) -> Path:
         ({"columns.tenure_months.mininum": 0}, "mininum"),
         ({"columns.tenure_months.min": 500}, "greater than max"),
         ({"columns.churned.values": [0, 1, 2]}, "exactly two"),
-        ({"columns.region.role": "id"}, "exactly one `id` column"),
+        ({"columns.region.role": "id"}, "at most one `id` column"),
+        ({"columns.region.role": "time"}, "at most one `time` column"),
+        ({"columns.churned.role": "feature"}, "exactly one `target` column"),
+        ({"columns.region.type": None}, "`type` is required"),
         ({"table": None}, "table"),
     ],
 )

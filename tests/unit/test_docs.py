@@ -178,11 +178,13 @@ def _numbers(value: object) -> list[float]:
 
 
 def test_the_gates_table_shows_the_limits_params_yaml_ships() -> None:
-    """docs/gates.md's "default limit" column restates params.yaml: each number in it must be one of that
-    gate family's values (a percentage as its fraction), so a changed limit cannot leave the page stale."""
-    from tests.conftest import shipped_params
+    """docs/gates.md's "default limit" column restates the example's params (the tests' world, which the
+    template ships as params.yaml): each number in it must be one of that gate family's values (a percentage
+    as its fraction), so a changed limit cannot leave the page stale. The docs are the template's: a fork's
+    own limits do not change them."""
+    from tests.world import world_params
 
-    gates = shipped_params().gates
+    gates = world_params().gates
     rows = [
         [cell.strip() for cell in line.split("|")[1:-1]]
         for line in (ROOT / "docs" / "gates.md").read_text().splitlines()

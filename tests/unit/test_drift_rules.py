@@ -7,8 +7,9 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from tests.conftest import shipped_params
+from tests.world import WORLD_PARAMS, world_params
 
+from mlops.contract import Contract
 from mlops.monitoring import drift as rules
 from mlops.monitoring.refresh import extract
 
@@ -21,7 +22,7 @@ def record(i: int, hours_ago: float, p: float = 0.4, **inputs: object) -> dict[s
         "timestamp": (NOW - dt.timedelta(hours=hours_ago)).isoformat(),
         "model_version": "m:1",
         "probability": p,
-        "churn": int(p >= 0.3),
+        "predicted": int(p >= 0.3),
         "inputs": {"customer_id": f"C{i:07d}", "contract": "one-year", "total_charges": None, **inputs},
     }
 
@@ -51,7 +52,7 @@ def test_labels_join_by_request_id_and_the_last_label_wins() -> None:
 
 
 def test_concept_drift_needs_enough_labels_and_a_real_drop() -> None:
-    shipped = shipped_params().monitoring
+    shipped = world_params().monitoring
     concept = shipped.concept.model_copy(
         update={"min_labels": 100, "max_roc_auc_drop": 0.05, "max_f1_drop": 0.5}
     )
@@ -69,7 +70,7 @@ def test_concept_drift_needs_enough_labels_and_a_real_drop() -> None:
 
 
 def test_the_verdict_lists_every_reason_and_no_reason_means_no_drift() -> None:
-    params = shipped_params().monitoring.model_copy(update={"drift_share": 0.3})
+    params = world_params().monitoring.model_copy(update={"drift_share": 0.3})
     cols = [
         {"column": "a", "drifted": True},
         {"column": "b", "drifted": False},
@@ -93,27 +94,52 @@ def test_the_verdict_lists_every_reason_and_no_reason_means_no_drift() -> None:
     assert few["status"] == "insufficient_data" and "12 predictions" in few["reasons"][0]
 
 
-def test_the_extract_keeps_each_customer_once_with_the_label_as_target() -> None:
+def _contract(columns: dict[str, dict[str, object]]) -> Contract:
+    table = {"min_rows": 1, "max_rows": 10, "target_rate_min": 0.0, "target_rate_max": 1.0}
+    return Contract.model_validate({"name": "t", "version": 1, "table": table, "columns": columns})
+
+
+def test_the_extract_keeps_each_id_once_with_the_label_as_target() -> None:
     frame = rules.log_frame([record(1, 3, tenure_months=1), record(2, 2), record(1, 1, tenure_months=9)])
     frame = frame.assign(label=[0, 1, 1])
-    out = extract(frame, ["customer_id", "tenure_months", "contract", "churned"], "churned", "customer_id")
+    contract = _contract(
+        {
+            "customer_id": {"type": "string", "role": "id"},
+            "tenure_months": {"type": "integer"},
+            "contract": {"type": "string"},
+            "churned": {"type": "integer", "role": "target", "values": [0, 1]},
+        }
+    )
+    out = extract(frame, contract)
     assert list(out.columns) == ["customer_id", "tenure_months", "contract", "churned"]
     row = out.set_index("customer_id").loc["C0000001"]
     assert row["tenure_months"] == 9 and row["churned"] == 1 and len(out) == 2
+    assert out["churned"].dtype == "int64"
+
+
+def test_the_extract_writes_a_text_target_in_its_own_values_and_keeps_every_row_without_an_id() -> None:
+    frame = rules.log_frame([record(1, 3), record(2, 2), record(1, 1)]).assign(label=[0, 1, 1])
+    contract = _contract(
+        {
+            "tenure_months": {"type": "integer"},
+            "income": {"type": "category", "role": "target", "values": ["<=50K", ">50K"]},
+        }
+    )
+    out = extract(frame, contract)
+    assert out["income"].tolist() == ["<=50K", ">50K", ">50K"]  # no id: one row per labelled prediction
 
 
 def test_the_retrain_points_ingest_at_the_extract_and_keeps_the_comments(tmp_path: Path) -> None:
     import shutil
 
     import pytest
-    from tests.conftest import ROOT
 
     from mlops.io import InputError
     from mlops.monitoring.refresh import set_ingest_source
     from mlops.params import load_params
 
     params = tmp_path / "params.yaml"
-    shutil.copy2(ROOT / "params.yaml", params)
+    shutil.copy2(WORLD_PARAMS, params)
     before = params.read_text()
     set_ingest_source(params, "data/extract/labelled.parquet")
     assert load_params(params).ingest.source == "data/extract/labelled.parquet"
@@ -145,7 +171,7 @@ def test_naive_future_and_invalid_timestamps_are_counted_and_named_never_silentl
         "1 records with a missing or invalid timestamp: not used",
     ]
     # Only future rows (naive local time ahead of UTC): too few to judge, but drift, not "no data".
-    params = shipped_params().monitoring
+    params = world_params().monitoring
     only_future = rules.log_frame([local])
     few = rules.insufficient(
         0, params, {"drift": False}, {"timestamps": rules.timestamp_check(only_future, 5, NOW)}
@@ -185,7 +211,7 @@ def test_all_null_constant_and_vanished_columns_are_named_and_make_the_verdict_d
     assert rules.constant_columns(ref.assign(y=7.0), cur, ["y"]) == []  # constant in training too
     (gone,) = rules.vanished_categories(ref, cur, ["c"])
     assert gone["column"] == "c" and gone["values"] == ["b"]  # "rare": 2 % of 100 rows, absence is chance
-    params = shipped_params().monitoring
+    params = world_params().monitoring
     quality = {"all_null": all_null, "constant": [const], "vanished_categories": [gone]}
     summary = rules.verdict(100, params, [], 0.0, None, [], [], {"drift": False}, quality)
     assert summary["status"] == "drift" and summary["quality"] == quality

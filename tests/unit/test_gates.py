@@ -1,19 +1,23 @@
-"""Pure gate logic: results and checklist, performance limits, the paired bootstrap, perturbations."""
+"""Pure gate logic: results and checklist, performance limits, the paired bootstrap, perturbations, and the
+suite's wiring of the families (the traps the leakage, too_good and fairness checks catch: test_traps.py)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 import pytest
-from tests.conftest import shipped_params
+from tests.world import world_params
 
 from mlops.contract import Contract
 from mlops.gates import champion, performance, robustness
 from mlops.gates.result import bounded, markdown, note, report
+from mlops.gates.suite import run_gates
 from mlops.generate import generate
+from mlops.metrics import headline
+from mlops.modeling import fit, input_columns, targets
 from mlops.params import ChampionGate
 
-GATES = shipped_params().gates
+GATES = world_params().gates
 
 
 def test_bounded_checks_both_directions_and_never_passes_nan() -> None:
@@ -101,3 +105,45 @@ def test_perturbations_respect_the_contract(contract: Contract, small_frame: pd.
     assert set(swapped["region"]) <= set(contract.columns["region"].values or ())  # noqa: PD011 (contract field)
     assert (swapped["region"] != small_frame["region"]).mean() > 0.1
     pd.testing.assert_frame_equal(small_frame, generate(2000, seed=7))  # the shared input was not modified
+
+
+def test_the_suite_runs_too_good_and_leakage_and_loads_the_champion_once(
+    contract: Contract, small_frame: pd.DataFrame
+) -> None:
+    train, holdout = small_frame.iloc[:1500], small_frame.iloc[1500:].reset_index(drop=True)
+    model = fit(contract, world_params().train, train[input_columns(contract)], targets(train, contract))
+    off = {"enabled": False}
+    gates = GATES.model_copy(
+        update={
+            **{
+                name: getattr(GATES, name).model_copy(update=off)
+                for name in ("robustness", "behaviour", "operational")
+            },
+            "champion": GATES.champion.model_copy(update={"bootstrap_samples": 100}),
+        }
+    )
+    calls: list[int] = []
+
+    def champion_proba(x: pd.DataFrame) -> tuple[np.ndarray, str]:
+        calls.append(len(x))
+        return model.predict_proba(x)[:, 1], "the candidate itself"
+
+    proba = model.predict_proba(holdout[input_columns(contract)])[:, 1]
+    results, disabled = run_gates(
+        gates=gates,
+        contract=contract,
+        features=contract.features(),
+        threshold=0.3,
+        model=model,
+        holdout=holdout,
+        metrics=headline(targets(holdout, contract), proba, 0.3),
+        model_bytes=1,
+        champion_proba=champion_proba,
+    )
+    by_name = {r.name: r for r in results}
+    assert calls == [len(holdout)]  # champion and too_good share one load
+    assert by_name["too_good/roc_auc"].value == 0.0 and "the champion" in by_name["too_good/roc_auc"].reason
+    assert by_name["leakage/max_single_feature_auc"].passed
+    assert disabled == ["robustness", "behaviour", "operational"]
+    order = list(dict.fromkeys(r.gate for r in results))
+    assert order == ["performance", "champion", "too_good", "leakage", "fairness"]

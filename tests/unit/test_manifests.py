@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import yaml
 from pydantic import ValidationError
-from tests.conftest import ROOT, shipped_params
+from tests.world import WORLD_PARAMS, world_params
 
 from mlops.cli import main
 from mlops.deploy.kubernetes import KUBERNETES_VERSION
@@ -21,7 +21,7 @@ VALIDATE = Path(sys.executable).parent / "kubernetes-validate"
 # Pinned: the tool's default moves with every release (1.37 today), and a test must not change verdict
 # when the dev dependency is bumped. 1.30 is the oldest Kubernetes still widely supported by providers.
 K8S_VERSION = KUBERNETES_VERSION  # the version `mlops deploy --target kubernetes` validates against
-APP = shipped_params().project.name  # params.yaml project.name: the app label and object names
+APP = world_params().project.name  # project.name: the app label and object names
 IMAGE = "ghcr.io/example/customer-churn:0.1.0"
 SHA = "0123456789abcdef0123456789abcdef01234567"  # a 40-char git commit
 MD5 = "d41d8cd98f00b204e9800998ecf8427e"
@@ -177,7 +177,7 @@ def test_k8s_render_reads_the_model_version_from_the_environment_file(
     (tmp_path / "dvc.yaml").write_text("vars:\n  - paths:\n      production: deploy/production.yaml\n")
     monkeypatch.chdir(tmp_path)
     (deploy / "production.yaml").write_text("environment: production\nmodel: null\n")
-    argv = ["k8s-render", "--env", "production", "--image", IMAGE, "--params", str(ROOT / "params.yaml")]
+    argv = ["k8s-render", "--env", "production", "--image", IMAGE, "--params", str(WORLD_PARAMS)]
     assert main([*argv, "--out", str(tmp_path / "out")]) == 2
     assert "records no model yet" in capsys.readouterr().err
     model = {"path": "models/model.joblib", "md5": MD5, "commit": SHA}

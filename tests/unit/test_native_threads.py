@@ -7,23 +7,21 @@ which would hide a missing limit); `make pipeline` and the service run without O
 from __future__ import annotations
 
 import threading
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import pytest
+from tests.world import world_params
 from threadpoolctl import ThreadpoolController, threadpool_limits
 
 from mlops.contract import Contract
 from mlops.gates import operational
 from mlops.generate import generate
 from mlops.modeling import build_pipeline, input_columns
-from mlops.params import load_params
 from mlops.serving.runtime import LoadedModel
 from mlops.threads import NATIVE_THREADS, one_native_thread
 
-ROOT = Path(__file__).resolve().parents[2]
 MANY = 4  # more threads than this machine's 2 cores: the pool really is split
 
 
@@ -46,7 +44,7 @@ class Spy:
 
 @pytest.mark.parametrize("estimator", ["hist_gradient_boosting", "logistic_regression", "random_forest"])
 def test_one_native_thread_gives_bit_identical_probabilities(contract: Contract, estimator: str) -> None:
-    params = load_params(ROOT / "params.yaml").train.model_copy(update={"estimator": estimator})
+    params = world_params().train.model_copy(update={"estimator": estimator})
     train, holdout = generate(1500, seed=31), generate(4000, seed=32)
     with one_native_thread():  # how the train stage fits
         model = build_pipeline(contract, params).fit(train[input_columns(contract)], train["churned"])
@@ -64,9 +62,7 @@ def test_the_operational_gate_measures_on_one_native_thread_and_restores_the_poo
     small_frame: pd.DataFrame,
 ) -> None:
     spy = Spy()
-    params = load_params(ROOT / "params.yaml").gates.operational.model_copy(
-        update={"latency_samples": 20, "batch_rows": 200}
-    )
+    params = world_params().gates.operational.model_copy(update={"latency_samples": 20, "batch_rows": 200})
     with threadpool_limits(limits=MANY):
         operational.check(lambda frame: spy.predict_proba(frame)[:, 1], small_frame, 1000, params)
         after = openmp_threads()

@@ -1,5 +1,8 @@
 """params.yaml loads into one typed, frozen model; every key is required, typos and bad values fail
-before any work, the estimator table is the only list of estimators, and the committed schemas are current."""
+before any work, the estimator table is the only list of estimators, and the committed schemas are current.
+
+Template tests: they mutate the tests' world (tests/world/params.yaml), not the repository's params.yaml,
+which belongs to the fork (tests/unit/test_project.py checks that one)."""
 
 from __future__ import annotations
 
@@ -13,14 +16,14 @@ import pandas as pd
 import pydantic
 import pytest
 import yaml
-from tests.conftest import ROOT, shipped_params
+from tests.conftest import ROOT
+from tests.world import WORLD_CONTRACT, WORLD_PARAMS, world_contract, world_params
 
 from mlops import schemas
-from mlops.contract import load_contract
 from mlops.modeling import fit, input_columns, targets
 from mlops.params import ESTIMATORS, ParamsError, TrainParams, load_params
 
-RAW: dict[str, Any] = yaml.safe_load((ROOT / "params.yaml").read_text())
+RAW: dict[str, Any] = yaml.safe_load(WORLD_PARAMS.read_text())
 
 
 def _write(tmp_path: Path, raw: dict[str, Any]) -> Path:
@@ -39,10 +42,11 @@ def _without(raw: dict[str, Any], dotted: str) -> dict[str, Any]:
     return copy
 
 
-def test_the_shipped_params_load() -> None:
-    params = load_params(ROOT / "params.yaml")
+def test_the_world_params_load() -> None:
+    params = load_params(WORLD_PARAMS)
     assert params.project.name == "customer-churn" and params.project.threshold == 0.3
-    assert params.ingest.rows == 50_000 and params.split.strategy == "time"
+    assert params.ingest.source == "synthetic" and params.split.strategy == "time"
+    assert params.ingest.synthetic is not None and params.ingest.synthetic.rows == 50_000
     assert params.train.estimator == "hist_gradient_boosting"
     assert params.train.monotonic == {"support_calls": 1, "tenure_months": -1}
     assert params.train.settings == params.train.hist_gradient_boosting
@@ -50,7 +54,7 @@ def test_the_shipped_params_load() -> None:
 
 def test_the_params_are_frozen() -> None:
     with pytest.raises(pydantic.ValidationError):
-        shipped_params().split.test_fraction = 0.5  # type: ignore[misc]
+        world_params().split.test_fraction = 0.5  # type: ignore[misc]
 
 
 @pytest.mark.parametrize(
@@ -61,7 +65,8 @@ def test_the_params_are_frozen() -> None:
         "train.hist_gradient_boosting.max_leaf_nodes",
         "train.hist_gradient_boosting.learning_rate",
         "train.random_forest.max_depth",  # required even though null is a valid value
-        "ingest.rows",
+        "ingest.read.delimiter",
+        "ingest.synthetic.rows",
         "gates.fairness.min_group_size",
         "monitoring.concept.min_labels",
         "deploy.smoke_p95_ms",
@@ -82,8 +87,9 @@ def test_a_deleted_key_is_an_error_naming_it(tmp_path: Path, key: str) -> None:
         ("train.logistic_regresion", {}, "train.logistic_regresion"),
         ("train.random_forest.n_estimators", 0, "train.random_forest.n_estimators"),
         ("split.test_fraction", 1.5, "split.test_fraction"),
-        ("ingest.rows", -1, "ingest.rows"),
-        ("ingest.start_date", "yesterday", "ingest.start_date"),
+        ("ingest.synthetic.rows", -1, "ingest.synthetic.rows"),
+        ("ingest.synthetic.start_date", "yesterday", "ingest.synthetic.start_date"),
+        ("ingest.read.delimiter", ";;", "ingest.read.delimiter"),
         ("project.threshold", 1.0, "project.threshold"),
         ("project.name", "Customer Churn", "project.name"),
     ],
@@ -114,8 +120,8 @@ def test_the_estimator_table_is_the_only_list() -> None:
 
 @pytest.mark.parametrize("estimator", list(ESTIMATORS))
 def test_every_table_row_builds_a_fitted_pipeline(estimator: str, small_frame: pd.DataFrame) -> None:
-    contract = load_contract(ROOT / "data" / "contract.yaml")
-    params = shipped_params().train.model_copy(update={"estimator": estimator})
+    contract = world_contract()
+    params = world_params().train.model_copy(update={"estimator": estimator})
     frame = small_frame.head(300)
     x, y = frame[input_columns(contract)], targets(frame, contract)
     model = fit(contract, params, x, y)
@@ -131,21 +137,30 @@ def test_the_committed_schemas_are_current(name: str) -> None:
 
 
 def test_the_yaml_files_name_their_schemas() -> None:
-    assert (ROOT / "params.yaml").read_text().splitlines()[0] == (
-        "# yaml-language-server: $schema=schemas/params.schema.json"
+    """The world's files name the schemas by their own relative paths; the fork's, when they name one
+    (the shipped ones do), name the right file."""
+    assert WORLD_PARAMS.read_text().splitlines()[0] == (
+        "# yaml-language-server: $schema=../../schemas/params.schema.json"
     )
-    assert (ROOT / "data" / "contract.yaml").read_text().splitlines()[0] == (
-        "# yaml-language-server: $schema=../schemas/contract.schema.json"
+    assert WORLD_CONTRACT.read_text().splitlines()[0] == (
+        "# yaml-language-server: $schema=../../schemas/contract.schema.json"
     )
+    for path, named in (
+        (ROOT / "params.yaml", "schemas/params.schema.json"),
+        (ROOT / "data" / "contract.yaml", "../schemas/contract.schema.json"),
+    ):
+        first = path.read_text().splitlines()[:1]
+        if first and first[0].startswith("# yaml-language-server:"):
+            assert first[0] == f"# yaml-language-server: $schema={named}", path
 
 
 def test_the_monitoring_config_names_no_project() -> None:
     """deploy/monitoring/ is static config (Prometheus and Grafana read it as is): it names no project, so a
     fork's rename cannot leave it stale. Grafana picks the service from BentoML's own service_name label
-    (params.yaml project.name) through a dashboard variable."""
-    name = shipped_params().project.name
+    (params.yaml project.name) through a dashboard variable. Neither the example's name nor the fork's."""
+    names = {world_params().project.name, load_params(ROOT / "params.yaml").project.name}
     for file in (ROOT / "deploy" / "monitoring").iterdir():
-        assert name not in file.read_text(), file
+        assert not any(name in file.read_text() for name in names), file
     dashboard = json.loads((ROOT / "deploy" / "monitoring" / "grafana-dashboard.json").read_text())
     (variable,) = dashboard["templating"]["list"]
     assert variable["name"] == "service" and "service_name" in variable["definition"]

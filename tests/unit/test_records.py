@@ -6,16 +6,34 @@ from pathlib import Path
 
 import joblib
 import pytest
+from tests.conftest import unrecorded
 
-from mlops.deploy.records import DeployedModel, deployed_model, load_deployed_model
+from mlops.deploy.records import DeployedModel, deployed_model, load_deployed_model, read_record
 from mlops.io import InputError
 from mlops.lineage import file_md5
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_the_shipped_production_file_records_no_model_yet() -> None:
-    assert deployed_model(ROOT / "deploy" / "production.yaml") is None
+def test_the_records_of_a_project_copy_name_no_model(tmp_path: Path) -> None:
+    """copy_project's overlay: whatever the fork promoted, the tests' copies start with nothing deployed."""
+    for env in ("staging", "production"):
+        record = tmp_path / f"{env}.yaml"
+        record.write_text(unrecorded((ROOT / "deploy" / f"{env}.yaml").read_text()))
+        assert deployed_model(record) is None
+        assert read_record(record).environment == env
+
+
+def test_unrecording_keeps_the_comments_and_drops_a_recorded_model() -> None:
+    promoted = (
+        "# What production runs.\nenvironment: production\n# The deployed model.\nmodel:\n"
+        "  path: models/model.joblib\n  md5: " + "a" * 32 + "\n  commit: abc1234\n"
+        "challenger: {model: {md5: x}, mode: shadow, share: 0.1}\n# The image.\nimage: ghcr.io/a/b@sha256:c\n"
+    )
+    assert unrecorded(promoted) == (
+        "# What production runs.\nenvironment: production\n# The deployed model.\nmodel: null\n"
+        "challenger: null\n# The image.\nimage: null\n"
+    )
 
 
 def test_a_missing_file_means_nothing_deployed(tmp_path: Path) -> None:
@@ -54,11 +72,13 @@ def test_a_cached_model_is_loaded_and_a_wrong_hash_is_refused(tmp_path: Path) ->
         load_deployed_model(DeployedModel(md5="b" * 32, commit="abc1234"), repo=tmp_path)
 
 
-def test_writing_a_record_keeps_the_files_own_comments_above_each_key() -> None:
+def test_writing_a_record_keeps_the_files_own_comments_above_each_key(tmp_path: Path) -> None:
     from mlops.deploy.records import DeployedModel, read_record, render_record
 
-    shipped = (ROOT / "deploy" / "production.yaml").read_text()
-    record = read_record(ROOT / "deploy" / "production.yaml")
+    shipped = unrecorded((ROOT / "deploy" / "production.yaml").read_text())  # the template's, unpromoted
+    path = tmp_path / "production.yaml"
+    path.write_text(shipped)
+    record = read_record(path)
     assert render_record(record, shipped) == shipped  # unchanged values: the very same file
     promoted = record.model_copy(
         update={"model": DeployedModel(path="m.joblib", md5="a" * 32, commit="b" * 40)}

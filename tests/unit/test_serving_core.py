@@ -82,7 +82,9 @@ def test_request_ids_are_kept_when_well_formed_and_routing_is_sticky() -> None:
 
 def runtime(challenger: Challenger | None, logged: list[dict[str, Any]]) -> Runtime:
     champion = LoadedModel("churn:a", Constant(0.2), threshold=0.3)
-    return Runtime(champion, logged.extend, challenger, time_column="event_date")
+    return Runtime(
+        champion, logged.extend, challenger, time_column="event_date", target="churned", labels=(0, 1)
+    )
 
 
 def test_split_traffic_answers_from_the_challenger_for_its_share_and_logs_who_answered() -> None:
@@ -96,7 +98,7 @@ def test_split_traffic_answers_from_the_challenger_for_its_share_and_logs_who_an
         expected = "churn:b" if routes_to_challenger(rid, 0.5) else "churn:a"
         assert answer["model_version"] == entry["model_version"] == expected
         assert entry["role"] == ("challenger" if expected == "churn:b" else "champion")
-        assert answer["churn"] == int(answer["probability"] >= 0.3)
+        assert answer["churned"] == entry["predicted"] == int(answer["probability"] >= 0.3)
         assert entry["inputs"]["event_date"]  # stamped with the request date when omitted
 
 
@@ -105,7 +107,9 @@ def test_shadow_mode_answers_from_the_champion_and_logs_the_challenger() -> None
     challenger = Challenger(LoadedModel("churn:b", Constant(0.9), threshold=0.3), "shadow", 0.0)
     answers = runtime(challenger, logged).predict([GOOD] * 3, ["a", "b", "c"])
     assert {a["model_version"] for a in answers} == {"churn:a"}
-    assert all(e["shadow"] == {"model_version": "churn:b", "probability": 0.9, "churn": 1} for e in logged)
+    assert all(
+        e["shadow"] == {"model_version": "churn:b", "probability": 0.9, "predicted": 1} for e in logged
+    )
 
 
 def test_the_micro_batcher_scores_concurrent_requests_together() -> None:
@@ -190,7 +194,7 @@ def test_the_guard_refuses_unknown_paths_and_bounds_bodies_in_bytes_and_time() -
 
 
 def test_smoke_verdicts_name_the_request_and_the_numbers() -> None:
-    golden = [{"customer": GOOD, "probability": 0.25, "churn": 0}] * 3
+    golden = [{"record": GOOD, "key": "k0", "probability": 0.25, "predicted": 0}] * 3
     good = Observation(200, 0.010, {"probability": 0.25, "model_version": "m:1"})
     assert evaluate(golden, [good] * 3, "m:1", 100) == ([], pytest.approx(10.0))
     wrong = Observation(200, 0.010, {"probability": 0.31, "model_version": "m:1"})
@@ -198,20 +202,28 @@ def test_smoke_verdicts_name_the_request_and_the_numbers() -> None:
     failed = Observation(503, 0.010, {"error": "not ready"})
     slow = Observation(200, 0.500, {"probability": 0.25, "model_version": "m:1"})
     failures, _ = evaluate(golden * 4, [wrong, other, failed, slow], "m:1", 100)
-    assert "golden request 0: probability 0.31, expected 0.250000" in failures
+    assert any(
+        f.startswith(
+            "golden request 0 (key k0): m:1 answered probability 0.31, the packaged model gives 0.250000"
+        )
+        for f in failures
+    )
     assert "golden request 1: served by m:0, not m:1" in failures
     assert "golden request 2: HTTP 503 not ready" in failures
     assert any(f.startswith("p95 latency 500.0 ms over the budget 100 ms") for f in failures)
 
 
 def test_smoke_checks_a_split_challenger_answer_against_its_own_golden_set() -> None:
-    golden = [{"customer": GOOD, "probability": 0.25, "churn": 0}]
-    theirs = [{"customer": GOOD, "probability": 0.61, "churn": 1}]
+    golden = [{"record": GOOD, "key": "k0", "probability": 0.25, "predicted": 0}]
+    theirs = [{"record": GOOD, "key": "k0", "probability": 0.61, "predicted": 1}]
     by_challenger = Observation(200, 0.01, {"probability": 0.61, "model_version": "m:2"})
     assert evaluate(golden, [by_challenger], "m:1", 100, challenger=("m:2", theirs))[0] == []
     wrong = Observation(200, 0.01, {"probability": 0.25, "model_version": "m:2"})
     failures, _ = evaluate(golden, [wrong], "m:1", 100, challenger=("m:2", theirs))
-    assert failures == ["golden request 0: probability 0.25, expected 0.610000"]
+    assert (
+        len(failures) == 1
+        and "m:2 answered probability 0.25, the packaged model gives 0.610000" in failures[0]
+    )
 
 
 def test_the_log_survives_a_bad_record_rotates_by_age_and_reads_past_a_half_line(tmp_path: Path) -> None:

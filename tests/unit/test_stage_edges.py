@@ -1,9 +1,10 @@
 """Every stage edge, in process, on a small seeded world: ingest, validate, split, train, evaluate, gate.
 
 The commands are dvc.yaml's own (`stages.<name>.cmd` with `${paths.*}` filled from `vars[0].paths`), run
-in dvc.yaml's order through `mlops.cli.main`, in a folder holding the repository's params.yaml (only the
-sizes in SMALL changed), data contract and dvc.yaml; MLflow writes to a sqlite file in the same folder. So
-this test follows dvc.yaml and params.yaml as they change. No DVC and no subprocess: the pipeline under
+in dvc.yaml's order through `mlops.cli.main`, in a folder holding the tests' world (tests/world: the
+example's params, only the sizes in SMALL changed, and contract) and the repository's dvc.yaml; MLflow writes
+to a sqlite file in the same folder. So this test follows dvc.yaml and the params schema as they change, and
+not a fork's dataset. No DVC and no subprocess: the pipeline under
 `dvc repro` is tests/pipeline's job.
 """
 
@@ -18,6 +19,7 @@ from typing import Any
 import pandas as pd
 import pytest
 import yaml
+from tests.world import WORLD_CONTRACT, WORLD_PARAMS
 
 from mlops.cli import main
 from mlops.contract import load_contract
@@ -25,12 +27,12 @@ from mlops.lineage import file_md5
 
 ROOT = Path(__file__).resolve().parents[2]
 STAGE_MODULES = ROOT / "src" / "mlops" / "stages"
-# Dotted params.yaml key -> value for a small, fast world, each at or above its validated minimum; every
-# key must be in params.yaml (a renamed one fails here, not silently at full size). 10,000 rows: the gates'
-# floors hold with room on the 2,000-row holdout (at 5,000-8,000 rows age_band's fairness gaps are sample
-# noise around their limits).
+# Dotted params key -> value for a small, fast world, each at or above its validated minimum; every key
+# must be in the world's params (a renamed one fails here, not silently at full size). 10,000 rows: the
+# gates' floors hold with room on the 2,000-row holdout (at 5,000-8,000 rows age_band's fairness gaps are
+# sample noise around their limits).
 SMALL = {
-    "ingest.rows": 10_000,
+    "ingest.synthetic.rows": 10_000,
     "evaluate.importance_rows": 500,
     "evaluate.importance_repeats": 1,
     "gates.champion.bootstrap_samples": 100,
@@ -43,26 +45,26 @@ World = tuple[dict[str, str], dict[str, list[str]], dict[str, Any]]  # (paths, a
 
 
 def small_params() -> dict[str, Any]:
-    params: dict[str, Any] = yaml.safe_load((ROOT / "params.yaml").read_text())
+    params: dict[str, Any] = yaml.safe_load(WORLD_PARAMS.read_text())
     for dotted, value in SMALL.items():
         *parents, leaf = dotted.split(".")
         node: Any = params
         for key in parents:
             node = node.get(key) if isinstance(node, dict) else None
-        assert isinstance(node, dict) and leaf in node, f"SMALL: params.yaml has no {dotted}"
+        assert isinstance(node, dict) and leaf in node, f"SMALL: the world's params have no {dotted}"
         node[leaf] = value
     return params
 
 
 def make_world(folder: Path) -> World:
-    """params.yaml (small), the contract and dvc.yaml in `folder`: (paths, argv of each stage, params)."""
+    """The world's params (small), its contract and dvc.yaml in `folder`: (paths, argv per stage, params)."""
     dvc = yaml.safe_load((ROOT / "dvc.yaml").read_text())
     paths: dict[str, str] = dvc["vars"][0]["paths"]
     params = small_params()
-    (folder / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    (folder / paths["params"]).write_text(yaml.safe_dump(params, sort_keys=False))
     shutil.copy2(ROOT / "dvc.yaml", folder / "dvc.yaml")  # the `mlops` flags' defaults come from it
     (folder / paths["contract"]).parent.mkdir(parents=True, exist_ok=True)
-    shutil.copy2(ROOT / paths["contract"], folder / paths["contract"])
+    shutil.copy2(WORLD_CONTRACT, folder / paths["contract"])
     argv = {}
     for name, stage in dvc["stages"].items():
         cmd = PATH_VAR.sub(lambda m: paths[m.group(1)], stage["cmd"])
@@ -113,7 +115,7 @@ def test_every_stage_edge_runs_in_order_on_a_small_world(
 
     # ingest
     raw = pd.read_parquet(paths["raw"])
-    assert len(raw) == params["ingest"]["rows"]
+    assert len(raw) == params["ingest"]["synthetic"]["rows"]
     # validate
     validation = json.loads(Path(paths["validation"]).read_text())
     assert validation["success"] and validation["failed"] == 0 and validation["rows"] == len(raw)

@@ -3,6 +3,7 @@ its fixed-port servers never run side by side). A real `pytest -n 2 --dist loadg
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -16,6 +17,7 @@ def test_tests_of_one_group_run_on_one_worker(tmp_path: Path) -> None:
     (tmp_path / "tests").mkdir()
     (tmp_path / "tests" / "__init__.py").write_text("")
     (tmp_path / "tests" / "conftest.py").write_text((ROOT / "tests" / "conftest.py").read_text())
+    shutil.copytree(ROOT / "tests" / "world", tmp_path / "tests" / "world")  # the conftest imports it
     (tmp_path / "tests" / "test_grouped.py").write_text(
         "import os, pytest\n"
         "pytestmark = pytest.mark.xdist_group('one')\n"

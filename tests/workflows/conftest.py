@@ -1,4 +1,5 @@
-"""Fixtures of the workflow tests: GitHub worlds on loopback whose `main` is this checkout (act/world.py).
+"""Fixtures of the workflow tests: GitHub worlds on loopback whose `main` is this checkout (act/world.py),
+with the tests' own contract and params (tests/world) in place of a fork's.
 
 The act scenarios share the xdist group "act": one worker runs them and pays once for the reproduced
 pipeline that seeds the worlds whose jobs need pipeline outputs.
@@ -27,7 +28,8 @@ def prepared_node_modules() -> None:
 
 @pytest.fixture(scope="session")
 def reproduced_seed(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """This checkout after `dvc repro`: its files seed `main`, its DVC cache an earlier run's cache entry."""
+    """This checkout on the tests' world after `dvc repro`: its files seed `main`, its DVC cache an earlier
+    run's cache entry."""
     repo = copy_project(tmp_path_factory.mktemp("act-seed"))
     run(["dvc", "repro"], repo)  # its lock and reports become the world's main (edits under test included)
     return repo
@@ -35,8 +37,11 @@ def reproduced_seed(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def world(tmp_path: Path) -> Iterator[World]:
-    """A repository whose main holds this checkout's files and nothing else (a fresh clone's view)."""
-    created = World(tmp_path / "world").start(ROOT)
+    """A repository whose main holds this checkout's files and nothing else (a fresh clone's view), on the
+    tests' world (copy_project: the example's contract and params, whatever a fork put in data/)."""
+    seed = tmp_path / "seed"
+    seed.mkdir()
+    created = World(tmp_path / "world").start(copy_project(seed))
     yield created
     created.stop()
 

@@ -96,15 +96,6 @@ def lineage(root: Path, model_md5: str, threshold: float, experiment: str) -> di
 GOLDEN_ROWS = 20
 
 
-def record_key(record: dict[str, Any]) -> str:
-    """A golden request's identity: its content (canonical JSON), so any dataset works, with or without an
-    id column, and a challenger's golden set is matched to the champion's by the same rows."""
-    import hashlib
-
-    canonical = json.dumps(record, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(canonical.encode()).hexdigest()[:16]
-
-
 def golden_set(
     model_path: Path, contract_path: Path, holdout: Path, threshold: float
 ) -> list[dict[str, Any]]:
@@ -115,26 +106,25 @@ def golden_set(
     """
     import pandas as pd
 
-    from mlops.contract import load_contract
+    from mlops.contract import load_contract, row_keys
     from mlops.io import load_model, read_table
     from mlops.serving.schema import record_model
 
     contract = load_contract(contract_path)
     schema = record_model(contract)
     model = load_model(model_path)
-    rows = read_table(holdout).drop(columns=[contract.target]).head(GOLDEN_ROWS * 2)
+    rows = read_table(holdout).drop(columns=[contract.target]).head(GOLDEN_ROWS)
     if contract.time_column is not None:
         rows[contract.time_column] = pd.to_datetime(rows[contract.time_column]).dt.strftime("%Y-%m-%d")
-    golden: dict[str, dict[str, Any]] = {}
-    for raw in json.loads(rows.to_json(orient="records")):  # NaN -> null, as a client sends it
+    # Each case is keyed by its content (no id column needed), so a challenger's golden set from the same
+    # holdout rows is matched to the champion's by the same keys.
+    keys = row_keys(rows, list(rows.columns))
+    golden = []
+    for key, raw in zip(keys, json.loads(rows.to_json(orient="records")), strict=True):  # NaN -> null
         record = schema.model_validate(raw).model_dump()
         p = float(model.predict_proba(pd.DataFrame.from_records([record]))[:, 1][0])
-        # Keyed by content (no id column needed); a repeated record is one case.
-        key = record_key(raw)
-        golden.setdefault(
-            key, {"record": raw, "key": key, "probability": p, "predicted": int(p >= threshold)}
-        )
-    return list(golden.values())[:GOLDEN_ROWS]
+        golden.append({"record": raw, "key": key, "probability": p, "predicted": int(p >= threshold)})
+    return golden
 
 
 def ensure_model(

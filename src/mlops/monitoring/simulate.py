@@ -48,11 +48,11 @@ def _post(url: str, payload: dict[str, Any], rid: str | None = None) -> dict[str
         raise InputError(f"{url} unreachable: {exc.reason}") from exc
 
 
-def _as_sent(df: pd.DataFrame, contract: Contract) -> list[dict[str, Any]]:
+def _as_sent(df: pd.DataFrame, time_column: str | None) -> list[dict[str, Any]]:
     """Rows as a client sends them: dates as ISO days, NaN as null."""
     df = df.copy()
-    if contract.time_column is not None and contract.time_column in df.columns:
-        df[contract.time_column] = pd.to_datetime(df[contract.time_column]).dt.strftime("%Y-%m-%d")
+    if time_column is not None and time_column in df.columns:
+        df[time_column] = pd.to_datetime(df[time_column]).dt.strftime("%Y-%m-%d")
     sent: list[dict[str, Any]] = json.loads(df.to_json(orient="records"))
     return sent
 
@@ -73,7 +73,7 @@ def shifted(
             low, high = col.numeric_range()
             values = df[name].astype(float) + 0.5 * float(holdout[name].std(skipna=True) or 0.0)
             values = values.clip(low, high)
-            df[name] = values.round() if col.type == "integer" else values
+            df[name] = values.round().astype("Int64") if col.type == "integer" else values
         for name in contract.categorical(features):
             rarest = holdout[name].value_counts().idxmin()
             df[name] = df[name].where(rng.random(rows) >= 0.5, rarest)
@@ -88,15 +88,26 @@ def shifted(
     return df, y.astype(int).tolist()
 
 
-def synthetic(rows: int, shift: Shift, seed: int) -> tuple[pd.DataFrame, list[int]]:
+def synthetic(rows: int, shift: Shift, seed: int) -> tuple[list[dict[str, Any]], list[int]]:
     """The example's generated customers of the last 30 days and their outcomes (source synthetic)."""
-    from mlops.generate import generate  # the example's data source: imported only when asked for
+    from mlops.generate import TARGET, TIME_COLUMN, generate  # the example's source: imported only here
 
     covariate, concept = KNOBS[shift]
     start = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=30)
     df = generate(rows, seed, start_date=start, days=30, covariate_shift=covariate, concept_shift=concept)
-    labels = df.pop("churned").astype(int).tolist()
-    return df, labels
+    labels = df.pop(TARGET).astype(int).tolist()
+    return _as_sent(df, TIME_COLUMN), labels
+
+
+def resolve(source: Source, params: Path | None = None) -> Source:
+    """`auto` -> `synthetic` when params.yaml ingest.source is the example's generator, else `holdout`."""
+    if source != "auto":
+        return source
+    from mlops import paths
+    from mlops.params import load_params
+
+    synthetic_source = load_params(params or paths.path("params")).ingest.source == "synthetic"
+    return "synthetic" if synthetic_source else "holdout"
 
 
 def records(
@@ -113,17 +124,15 @@ def records(
     from mlops.consistency import load_checked
     from mlops.io import read_table
 
-    config, data_contract = load_checked(params or paths.path("params"), contract or paths.path("contract"))
-    if source == "auto":
-        source = "synthetic" if config.ingest.source == "synthetic" else "holdout"
-    if source == "synthetic":
-        df, labels = synthetic(rows, shift, seed)
-    else:
-        frame = read_table(holdout or paths.path("test"), time_column=data_contract.time_column)
-        if frame.empty:
-            raise InputError(f"{holdout or paths.path('test')}: no holdout rows to replay (run the pipeline)")
-        df, labels = shifted(frame, data_contract, rows, shift, seed)
-    return _as_sent(df, data_contract), labels
+    if resolve(source, params) == "synthetic":
+        return synthetic(rows, shift, seed)
+    _, data_contract = load_checked(params or paths.path("params"), contract or paths.path("contract"))
+    holdout = holdout or paths.path("test")
+    frame = read_table(holdout, time_column=data_contract.time_column)
+    if frame.empty:
+        raise InputError(f"{holdout}: no holdout rows to replay (run the pipeline first)")
+    df, labels = shifted(frame, data_contract, rows, shift, seed)
+    return _as_sent(df, data_contract.time_column), labels
 
 
 def run(
@@ -142,6 +151,14 @@ def run(
     if host not in ("127.0.0.1", "localhost", "::1"):
         raise InputError(f"--url must be a loopback address (got {host}): simulate is for local services")
     sent, labels = records(rows, shift, seed, source, params, contract, test)
+    shown = resolve(source, params)
+    # Outcomes are fed back as the contract spells them ("<=50K" / ">50K"), as a business system would.
+    spelt: tuple[str | int, str | int] = (0, 1)
+    if shown == "holdout":
+        from mlops import paths
+        from mlops.contract import load_contract
+
+        spelt = load_contract(contract or paths.path("contract")).labels
     answered = 0
     for start in range(0, rows, batch):
         chunk = sent[start : start + batch]
@@ -151,8 +168,11 @@ def run(
         answered += len(answers)
         if feedback:
             truth = labels[start : start + batch]
-            pairs = [{"request_id": a["request_id"], "label": y} for a, y in zip(answers, truth, strict=True)]
+            pairs = [
+                {"request_id": a["request_id"], "label": spelt[y]}
+                for a, y in zip(answers, truth, strict=True)
+            ]
             _post(f"{url}/feedback", {"labels": pairs})
     labelled = " with labels" if feedback else ""
-    print(f"simulate: {answered} predictions ({source} rows, {shift} shift, seed {seed}){labelled}")
+    print(f"simulate: {answered} predictions ({shown} rows, {shift} shift, seed {seed}){labelled}")
     return 0

@@ -1,15 +1,25 @@
-"""Stage `split`: train / holdout split of the validated raw data."""
+"""Stage `split`: train / holdout split of the validated raw data, with each part's rows and positive rate.
+
+A holdout whose positive rate is far from train's (split.max_target_rate_gap) fails the stage before either
+part is written: every later metric and gate would judge the model on a label mix it never learnt, which
+with a time split is most often recent outcomes not known yet (censored labels).
+"""
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 from mlops.consistency import load_checked
-from mlops.io import read_table, write_parquet
-from mlops.splitting import split_frame
+from mlops.io import read_table, write_json, write_parquet
+from mlops.splitting import rate_gap_problem, split_frame, split_report
 
 
-def run(params: Path, contract: Path, data: Path, train_out: Path, test_out: Path) -> int:
+def run(
+    params: Path, contract: Path, data: Path, train_out: Path, test_out: Path, report: Path | None = None
+) -> int:
+    """`report` (optional): where the parts' rows and rates go as JSON, written whether the check passes or
+    not (it is the evidence); the two Parquet parts are written only when it passes."""
     config, data_contract = load_checked(params, contract)
     section = config.split
     df = read_table(data)
@@ -21,7 +31,15 @@ def run(params: Path, contract: Path, data: Path, train_out: Path, test_out: Pat
         data_contract.time_column,
         data_contract.target,
     )
+    summary = split_report(train, test, section.strategy, data_contract.target, data_contract.positive_label)
+    print(summary.line())
+    problem = rate_gap_problem(summary, section.max_target_rate_gap)
+    if report is not None:
+        limit = {"max_target_rate_gap": section.max_target_rate_gap, "passed": problem is None}
+        write_json({**summary.as_dict(), **limit}, report)
+    if problem:
+        print(problem, file=sys.stderr)
+        return 1
     write_parquet(train, train_out)
     write_parquet(test, test_out)
-    print(f"split ({section.strategy}): {len(train)} train rows, {len(test)} holdout rows")
     return 0

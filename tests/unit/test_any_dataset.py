@@ -1,0 +1,82 @@
+"""The machinery on a dataset unlike the example: text target, no id, no time column (pure parts).
+
+Holdout replay for `mlops simulate` with shifts derived from the contract, the target-rate bound for a
+text target, golden smoke cases keyed by content, and answers in the contract's own terms.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from mlops.contract import Contract
+from mlops.monitoring.simulate import shifted
+from mlops.serving.runtime import LoadedModel, Runtime
+from mlops.validation import text_target_rate
+
+CONTRACT = Contract.model_validate(
+    {
+        "name": "census",
+        "version": 1,
+        "table": {"min_rows": 1, "max_rows": 10_000, "target_rate_min": 0.1, "target_rate_max": 0.5},
+        "columns": {
+            "age": {"type": "integer", "min": 17, "max": 90},
+            "hours": {"type": "float", "min": 0, "max": 99},
+            "workclass": {"type": "category", "values": ["Gov", "Private", "Self"]},
+            "income": {"type": "category", "role": "target", "values": ["<=50K", ">50K"]},
+        },
+    }
+)
+
+
+def holdout(rows: int = 2000) -> pd.DataFrame:
+    rng = np.random.default_rng(0)
+    return pd.DataFrame(
+        {
+            "age": rng.integers(17, 90, rows),
+            "hours": rng.uniform(10, 60, rows).round(1),
+            "workclass": rng.choice(["Gov", "Private", "Self"], rows, p=[0.3, 0.6, 0.1]),
+            "income": rng.choice(["<=50K", ">50K"], rows, p=[0.7, 0.3]),
+        }
+    )
+
+
+def test_replayed_rows_keep_the_contract_and_shifts_move_inputs_and_outcomes() -> None:
+    frame = holdout()
+    same, y_same = shifted(frame, CONTRACT, 3000, "none", seed=1)
+    moved, y_moved = shifted(frame, CONTRACT, 3000, "both", seed=1)
+    assert list(same.columns) == ["age", "hours", "workclass"] and set(y_same) == {0, 1}
+    assert pd.api.types.is_integer_dtype(moved["age"])  # still integers a client would send
+    assert moved["age"].between(17, 90).all() and moved["hours"].between(0, 99).all()  # the contract's range
+    assert moved["age"].mean() > same["age"].mean() + 5  # half a standard deviation (~10.7 years)
+    assert (moved["workclass"] == "Self").mean() > 0.5 > (same["workclass"] == "Self").mean()
+    assert np.mean(np.array(y_moved) != np.array(y_same)) > 0.1  # a changed input -> outcome relation
+
+
+def test_a_text_target_rate_is_bounded_like_a_numeric_one() -> None:
+    frame = holdout()
+    check = text_target_rate(frame, CONTRACT)
+    assert check is not None and check.success and 0.25 < check.observed < 0.35
+    skewed = frame.assign(income=">50K")
+    failed = text_target_rate(skewed, CONTRACT)
+    assert failed is not None and not failed.success
+    assert (
+        "income" in failed.message and "observed 1.0" in failed.message and "max_value=0.5" in failed.message
+    )
+
+
+class Constant:
+    def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
+        return np.tile([0.2, 0.8], (len(frame), 1))
+
+
+def test_answers_name_the_target_and_its_values_and_the_log_keeps_a_0_1_class() -> None:
+    logged: list[dict[str, object]] = []
+    counted: list[tuple[str, object]] = []
+    model = LoadedModel("census:1", Constant(), threshold=0.5)
+    runtime = Runtime(
+        model, logged.extend, None, lambda v, c: counted.append((v, c)), None, "income", CONTRACT.labels
+    )
+    [answer] = runtime.predict([{"age": 40, "hours": 40.0, "workclass": "Gov"}], ["r1"])
+    assert answer == {"request_id": "r1", "model_version": "census:1", "probability": 0.8, "income": ">50K"}
+    assert logged[0]["predicted"] == 1 and counted == [("census:1", ">50K")]
