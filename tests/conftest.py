@@ -116,8 +116,8 @@ EXTRACT_KEEP = frozenset({".gitkeep", ".gitignore", "README.md"})
 
 
 def _fork_data(rel: str) -> bool:
-    path = Path(rel)
-    return path.parent == Path("data", "extract") and path.name not in EXTRACT_KEEP
+    path, extracts = Path(rel), Path("data", "extract")
+    return extracts in path.parents and not (path.parent == extracts and path.name in EXTRACT_KEEP)
 
 
 RECORDED = ("model", "challenger", "image")

@@ -158,8 +158,8 @@ def test_a_different_dataset_goes_through_the_whole_loop_with_no_code_edits(
             answer = json.loads(resp.read())
         assert answer["income"] in ("<=50K", ">50K"), answer
 
-        # Live traffic: held-out rows replayed with a covariate shift, outcomes fed back.
-        sim = ["mlops", "simulate", "--url", url, "--rows", "2500", "--shift", "both", "--feedback"]
+        # Live traffic: held-out rows replayed with shifted inputs, their true outcomes fed back.
+        sim = ["mlops", "simulate", "--url", url, "--rows", "2500", "--shift", "covariate", "--feedback"]
         assert "holdout rows" in run(sim, repo).stdout
         run(["mlops", "stop", "--env", "staging"], repo)  # flushes the prediction log
         log_dir = repo / ".deploy" / "staging" / "predictions"

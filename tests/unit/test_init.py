@@ -12,24 +12,21 @@ import yaml
 
 from mlops.consistency import mismatches
 from mlops.contract import Contract, load_contract
-from mlops.init import (
+from mlops.io import InputError
+from mlops.onboarding.baseline import floors
+from mlops.onboarding.command import _placement, run
+from mlops.onboarding.detect import detect_csv
+from mlops.onboarding.draft import (
     DRAFT_MARKER,
+    EXAMPLE_MARKER,
     SCHEMA_LINE,
-    _placement,
-    detect_csv,
     draft_contract,
-    floors,
     is_replaceable,
     is_sensitive,
-    params_edits,
-    project_name,
     render_contract,
-    reset_deploy_record,
-    run,
-    set_key,
-    set_keys,
 )
-from mlops.io import InputError
+from mlops.onboarding.edit import set_key, set_keys
+from mlops.onboarding.reset import params_edits, project_name, reset_deploy_record
 from mlops.params import load_params
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -103,7 +100,7 @@ def test_init_on_a_headerless_csv_drafts_a_contract_ingest_and_validate_accept(
     assert set(contract.labels) == {"<=50K", ">50K"}  # stripped
     assert contract.columns["hours"].nullable and contract.columns["workclass"].nullable
     assert (contract.id_column, contract.time_column) == (None, None)
-    assert params.ingest.source == "data/extract/adult.csv" and (project / params.ingest.source).exists()
+    assert params.ingest.source == "data/extract/adult.data" and (project / params.ingest.source).exists()
     assert not params.ingest.read.header and params.ingest.read.strip and params.split.strategy == "random"
     assert params.train.monotonic == {} and params.gates.behaviour.directional == []
     assert (
@@ -126,7 +123,7 @@ def test_a_parquet_file_gets_its_id_and_time_roles_and_a_time_split() -> None:
     assert contract.sensitive == ["gender"] and contract.ignored == ["note"]
     assert contract.columns["plan"].values == ("basic", "no", "pro")  # noqa: PD011 (`no` stays a string)
     assert contract.columns["spend"].min == 0
-    from mlops.init import Detected
+    from mlops.onboarding.detect import Detected
 
     edits = params_edits(contract, Detected(), "churn", "data/extract/c.parquet", floors(None), "x", False)
     assert edits["split.strategy"][0] == "time"
@@ -134,7 +131,7 @@ def test_a_parquet_file_gets_its_id_and_time_roles_and_a_time_split() -> None:
 
 
 def test_the_params_edits_keep_every_comment_and_fit_the_contract(tmp_path: Path) -> None:
-    from mlops.init import Detected
+    from mlops.onboarding.detect import Detected
 
     contract = Contract.model_validate(
         yaml.safe_load(render_contract(draft_contract(churn_frame(), "churned"), "c", "c"))
@@ -177,10 +174,9 @@ def test_a_reviewed_contract_is_refused_without_force(tmp_path: Path) -> None:
     data = adult_like(tmp_path / "adult.csv", rows=20)
     contract = tmp_path / "contract.yaml"
     contract.write_text("# reviewed\nname: mine\n")
-    paths = {"params": tmp_path / "p.yaml", "extracts": tmp_path, "staging": tmp_path, "production": tmp_path}
     with pytest.raises(InputError, match=r"contract.yaml is a reviewed contract.*--force"):
-        run(contract=contract, data=data, target="column_5", **paths)
-    assert is_replaceable((ROOT / "data/contract.yaml").read_text())  # the shipped example
+        run(tmp_path / "p.yaml", contract, tmp_path, tmp_path, tmp_path, data=data, target="column_5")
+    assert is_replaceable(f"{SCHEMA_LINE}\n{EXAMPLE_MARKER}\nname: customer_churn\n")  # the shipped example
     assert is_replaceable(f"{SCHEMA_LINE}\n{DRAFT_MARKER}\n")
 
 

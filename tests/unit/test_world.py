@@ -7,11 +7,12 @@ shipped copies too): this file says so in one place instead of a hundred tests f
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
-from tests.conftest import ROOT
+from tests.conftest import EXTRACT_KEEP, ROOT, copy_project
 from tests.world import WORLD_CONTRACT, WORLD_PARAMS, world_contract, world_params
 
 from mlops import consistency, schemas
@@ -82,3 +83,15 @@ def test_while_the_repository_ships_the_example_the_world_is_a_copy_of_it(world:
     if yaml.safe_load((ROOT / "data" / "contract.yaml").read_text()) != example:
         pytest.skip("a fork's contract: the world is the example, not this project's data")
     assert yaml.safe_load(world.read_text()) == yaml.safe_load(shipped.read_text())
+
+
+def test_a_project_copy_runs_on_the_world_whatever_the_fork_holds(tmp_path: Path) -> None:
+    """copy_project's overlay, which the pipeline, deploy and workflow tests start from."""
+    copy = copy_project(tmp_path / "copy")
+    assert (copy / "data" / "contract.yaml").read_text() == WORLD_CONTRACT.read_text()
+    assert (copy / "params.yaml").read_text() == WORLD_PARAMS.read_text()
+    for env in ("staging", "production"):
+        record = yaml.safe_load((copy / "deploy" / f"{env}.yaml").read_text())
+        assert record["model"] is None and record["challenger"] is None and record["image"] is None
+    extract = sorted(p.name for p in (copy / "data" / "extract").iterdir())
+    assert set(extract) <= EXTRACT_KEEP, extract

@@ -99,6 +99,8 @@ def check(
         scores, label = champion
         baseline = score(params.metric, y, scores)
         return [_verdict(score(params.metric, y, proba), baseline, f"the champion, {label}", params)]
+    if not contract.numeric(features) + contract.categorical(features):
+        return [note(GATE, params.metric, True, "no numeric or categorical feature: no reference model")]
     fitted = reference_baseline(frame, y, contract, features)
     if fitted is None:
         return [

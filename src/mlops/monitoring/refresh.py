@@ -10,7 +10,6 @@ reruns the pipeline; the file itself is tracked by DVC (`dvc add`), never by git
 from __future__ import annotations
 
 import datetime as dt
-import re
 from pathlib import Path
 
 import pandas as pd
@@ -37,20 +36,17 @@ def extract(frame: pd.DataFrame, contract: Contract) -> pd.DataFrame:
     return out.reset_index(drop=True)[columns]
 
 
-SOURCE_LINE = re.compile(r"^(\s+source:\s*)(\S+)(.*)$", re.MULTILINE)
-
-
 def set_ingest_source(params_path: Path, source: str) -> None:
     """Point `ingest.source` at the extract (keeping the file's comments), then validate the result."""
     from mlops.io import write_text
+    from mlops.onboarding.edit import scalar, set_key
+    from mlops.params import ParamsError
 
-    text = params_path.read_text()
-    head, sep, rest = text.partition("\ningest:\n")
-    match = SOURCE_LINE.search(rest.split("\n\n", 1)[0]) if sep else None
-    if match is None:
-        raise InputError(f"{params_path}: no `source:` line under `ingest:` to point at {source}")
-    rest = rest[: match.start()] + f"{match.group(1)}{source}{match.group(3)}" + rest[match.end() :]
-    write_text(head + sep + rest, params_path)
+    try:
+        text = set_key(params_path.read_text(), "ingest.source", scalar(source))
+    except ParamsError as exc:
+        raise InputError(f"{params_path}: no `source:` line under `ingest:` to point at {source}") from exc
+    write_text(text, params_path)
     if load_params(params_path).ingest.source != source:
         raise InputError(f"{params_path}: ingest.source is not {source} after the edit")
 

@@ -3,7 +3,7 @@
 Two sources. `holdout` (any dataset): rows of the evaluation holdout (dvc.yaml paths.test), drawn with
 replacement, with shifts derived from the contract: `covariate` moves every numeric feature by half a
 standard deviation (kept in the contract's range) and sends half the categorical values as the rarest
-category; `concept` flips the outcome of half the rows above the median of the first numeric feature (a
+category; `concept` inverts the outcome of every row above the median of the first numeric feature (a
 changed, learnable input -> outcome relation). `synthetic`: the example's generator with its own drift
 knobs (covariate_shift / concept_shift 0 or 1), imported only then. `auto` (the default) is `synthetic`
 when params.yaml ingest.source is, else `holdout`.
@@ -78,9 +78,10 @@ def shifted(
             rarest = holdout[name].value_counts().idxmin()
             df[name] = df[name].where(rng.random(rows) >= 0.5, rarest)
     if concept and numeric:
+        # Every outcome above the median of the first numeric feature inverted: a different relation in
+        # that region, which a retrained model can learn (random flips would only add noise).
         lead = df[numeric[0]].astype(float)
-        flip = (lead > lead.median()) & (rng.random(rows) < 0.5)
-        y = np.where(flip, 1 - y, y)
+        y = np.where(lead > lead.median(), 1 - y, y)
     if contract.time_column is not None:
         today = dt.datetime.now(dt.UTC).date()
         days = rng.integers(0, 30, size=rows)
