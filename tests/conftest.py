@@ -22,12 +22,9 @@ import yaml
 
 from mlops.contract import Contract
 from mlops.generate import generate
-from tests.world import WORLD_CONTRACT, WORLD_PARAMS, world_contract, world_params
+from tests.world import WORLD_CONTRACT, WORLD_PARAMS, world_contract
 
 ROOT = Path(__file__).resolve().parents[1]
-
-# The old name, kept while tests owned by others still import it: it is the world's params, not params.yaml.
-shipped_params = world_params
 
 
 # Telemetry off for every tool the tests start (the Makefile sets the same for humans).

@@ -11,17 +11,20 @@ import pytest
 
 from tests.conftest import ROOT, tool_env
 from tests.monitoring.conftest import World
+from tests.world import WORLD_CONTRACT, WORLD_PARAMS
 
 pytestmark = pytest.mark.xdist_group("monitoring")
 
 
 @pytest.fixture
 def workdir(tmp_path: Path) -> Path:
-    """A folder with the project's Makefile, dvc.yaml (its paths), params and contract, sharing the venv."""
-    for name in ("Makefile", "dvc.yaml", "params.yaml", "uv.lock", "pyproject.toml"):
+    """A folder with the project's Makefile and dvc.yaml (its paths), the test world's params and contract
+    (whatever a fork did to its own), sharing the venv."""
+    for name in ("Makefile", "dvc.yaml", "uv.lock", "pyproject.toml"):
         shutil.copy2(ROOT / name, tmp_path / name)
+    shutil.copy2(WORLD_PARAMS, tmp_path / "params.yaml")
     (tmp_path / "data").mkdir()
-    shutil.copy2(ROOT / "data" / "contract.yaml", tmp_path / "data" / "contract.yaml")
+    shutil.copy2(WORLD_CONTRACT, tmp_path / "data" / "contract.yaml")
     (tmp_path / ".venv").symlink_to(ROOT / ".venv")
     return tmp_path
 

@@ -16,8 +16,9 @@ import pytest
 import yaml
 
 from mlops.deploy.local import EXIT_SMOKE_FAILED
-from tests.conftest import GIT, ROOT, commit_all, run, shipped_params, tool_env
+from tests.conftest import GIT, ROOT, commit_all, run, tool_env
 from tests.pipeline.conftest import set_param
+from tests.world import world_params
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("dvc-pipeline")]
 
@@ -69,7 +70,7 @@ def test_staging_promote_production_then_rollback(project: Path) -> None:
     elsewhere = {**tool_env(), "BENTOML_HOME": str(repo / "elsewhere")}
     bentoml = str(ROOT / ".venv" / "bin" / "bentoml")
     export = str(
-        repo / "dist" / f"{shipped_params().project.name}.bento"
+        repo / "dist" / f"{world_params().project.name}.bento"
     )  # bentoml import resolves relative paths from /
     subprocess.run([bentoml, "import", export], cwd=repo, env=elsewhere, check=True)
     listed = subprocess.run(
@@ -120,7 +121,7 @@ def test_staging_promote_production_then_rollback(project: Path) -> None:
     assert "smoke passed" in mlops(repo, "deploy", "--env", "production")
     assert "-> version 1" in mlops(repo, "aliases", "--env", "production")  # MLflow mirrors git
 
-    bentoml_model = Path(repo / ".bentoml" / "models" / "customer-churn")
+    bentoml_model = Path(repo / ".bentoml" / "models" / world_params().project.name)
     golden = json.loads(next(bentoml_model.glob("*/golden.json")).read_text())
     record = golden[0]["record"]
     answer_a = predict(active(repo, "production")["port"], record)

@@ -17,7 +17,6 @@ from mlops.generate import generate
 from mlops.io import load_model
 from mlops.modeling import input_columns
 from tests.conftest import commit_all, run, tool_env
-from tests.pipeline.conftest import set_param
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("dvc-pipeline")]
 
@@ -60,9 +59,9 @@ def test_shifted_traffic_is_detected_and_a_retrained_model_beats_the_old_one(pro
     make("retrain-data", f"LOG_DIR={log_dir}")
     assert "source: data/extract/labelled.parquet" in (repo / "params.yaml").read_text()
     assert (repo / "data" / "extract" / "labelled.parquet.dvc").exists()
-    # After a concept shift the retrained model beats the champion by far more than gates.too_good allows
-    # (+0.12 ROC AUC on the new holdout): a real gain, which the reviewer acknowledges with its reason.
-    set_param(repo, 'acknowledge: ""', 'acknowledge: "retrained on the drifted production window"')
+    # No edit: after a concept shift the retrained model beats the champion by far (the champion gate's
+    # number below), and the too_good gate, which compares with a reference model on the same new rows,
+    # does not mistake that for a leak.
     make("pipeline")
     gates = json.loads((repo / "reports" / "gates.json").read_text())
     assert gates["passed"], gates["failed"]

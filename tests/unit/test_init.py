@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from tests.world import WORLD_PARAMS
 
 from mlops.consistency import mismatches
 from mlops.contract import Contract, load_contract
@@ -137,7 +138,7 @@ def test_the_params_edits_keep_every_comment_and_fit_the_contract(tmp_path: Path
         yaml.safe_load(render_contract(draft_contract(churn_frame(), "churned"), "c", "c"))
     )
     edits = params_edits(contract, Detected(), "churn", "data/extract/c.parquet", floors(None), "init", False)
-    original = (ROOT / "params.yaml").read_text()
+    original = WORLD_PARAMS.read_text()  # the example's params, whatever a fork did to its own
     edited = set_keys(original, edits)
     comments = [line.split("#", 1)[1] for line in original.splitlines() if line.lstrip().startswith("#")]
     assert all(comment in edited for comment in comments)
@@ -214,3 +215,13 @@ def test_sensitive_attributes_are_suggested_by_name(name: str, sensitive: bool) 
 def test_the_project_name_is_a_dns_label_from_the_file_name() -> None:
     assert project_name("Adult Income.v2") == "adult-income-v2"
     assert project_name("2024_extract") == "p-2024-extract"
+
+
+def test_floors_sit_below_the_baseline_by_the_noise_of_a_small_holdout() -> None:
+    from mlops.onboarding.baseline import margin
+
+    assert margin(100_000) == 0.05  # a big holdout: the fixed margin
+    assert round(margin(480), 4) == 0.0685  # 1,200 holdout rows at a 40 % rate: three standard errors
+    base = {"roc_auc": 0.83, "pr_auc": 0.77, "recall": 0.80}
+    assert floors(base, 480) == {"roc_auc": 0.76, "pr_auc": 0.7, "recall": 0.73}
+    assert floors(base, 100_000) == {"roc_auc": 0.78, "pr_auc": 0.72, "recall": 0.75}

@@ -36,12 +36,12 @@ def reproduced_seed(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-def world(tmp_path: Path) -> Iterator[World]:
-    """A repository whose main holds this checkout's files and nothing else (a fresh clone's view), on the
-    tests' world (copy_project: the example's contract and params, whatever a fork put in data/)."""
-    seed = tmp_path / "seed"
-    seed.mkdir()
-    created = World(tmp_path / "world").start(copy_project(seed))
+def world(tmp_path: Path, reproduced_seed: Path) -> Iterator[World]:
+    """A repository whose main holds this checkout's files and nothing else (a fresh clone's view: no data,
+    model or cache), on the tests' world. Seeded from the reproduced copy, so main's dvc.lock and reports/
+    are the world's own run, as a project commits them: a fork's would describe another dataset, and
+    `make ci`'s check that a fresh `make pipeline` reproduces them could never pass on the world."""
+    created = World(tmp_path / "world").start(reproduced_seed)
     yield created
     created.stop()
 

@@ -133,8 +133,8 @@ def test_a_forks_corrupted_data_fails_the_job_at_validation_and_the_report_names
     def new_extract(repo: Path) -> None:
         bad = generate(50_000, seed=99)
         bad.loc[7, "tenure_months"] = 999
-        bad.to_csv(repo / "extract.csv", index=False)
-        set_param("source: synthetic", "source: extract.csv")(repo)
+        bad.to_csv(repo / "data" / "extract" / "extract.csv", index=False)  # where ingest.source may point
+        set_param("source: synthetic", "source: data/extract/extract.csv")(repo)
 
     world.commit("extract", "pr: a new extract", new_extract)
     number = world.open_pr("extract", fork=True)  # from a fork: its branch exists only as refs/pull/N/head

@@ -6,7 +6,6 @@ Pure orchestration over the gate families (each module checks one family and ret
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -65,33 +64,20 @@ def run_gates(
     with threads.one_native_thread():  # no OpenMP spin-waiting on a loaded machine; same scores
         proba = predict(x)
 
-    @functools.cache  # the champion is loaded (maybe fetched) once for the two families that use it
-    def champion_scores() -> tuple[np.ndarray | None, str]:
-        return champion_proba(x)
-
     def champion_gate() -> list[GateResult]:
         try:
-            champ, label = champion_scores()
+            champ, label = champion_proba(x)
         except InputError as exc:  # cannot prove "no regression" without the champion: fail, loudly
             return [note("champion", gates.champion.metric, False, str(exc))]
         return champion.check(y, proba, champ, label, gates.champion)
 
-    def too_good_gate() -> list[GateResult]:
-        # The champion is the baseline only where the champion gate is on (off: e.g. the contract changed,
-        # so the champion is no reference); none, or one that cannot score: the reference model.
-        baseline: tuple[np.ndarray, str] | None = None
-        if gates.champion.enabled:
-            try:
-                champ, label = champion_scores()
-            except InputError:  # the champion gate fails on it and says why
-                champ = None
-            baseline = None if champ is None else (champ, label)
-        return too_good.check(holdout, y, proba, contract, features, baseline, gates.too_good)
-
     families: dict[str, tuple[bool, Callable[[], list[GateResult]]]] = {
         "performance": (gates.performance.enabled, lambda: performance.check(metrics, gates.performance)),
         "champion": (gates.champion.enabled, champion_gate),
-        "too_good": (gates.too_good.enabled, too_good_gate),
+        "too_good": (
+            gates.too_good.enabled,
+            lambda: too_good.check(holdout, y, proba, contract, features, gates.too_good),
+        ),
         "leakage": (gates.leakage.enabled, lambda: leakage.check(holdout, y, contract, features)),
         "robustness": (
             gates.robustness.enabled,

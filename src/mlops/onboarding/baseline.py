@@ -14,7 +14,8 @@ import pandas as pd
 from mlops.contract import Contract
 
 BASELINE_ROWS = 20_000  # the quick baseline fits on at most this many sampled rows (~1 s)
-FLOOR_MARGIN = 0.05  # performance floors sit this far below the baseline
+FLOOR_MARGIN = 0.05  # performance floors sit at least this far below the baseline
+NOISE_SES = 3.0  # ... and at least this many standard errors of a rate at the holdout's minority class size
 MIN_ROC_AUC_FLOOR = 0.55  # a floor below this would pass a model no better than chance
 
 
@@ -73,11 +74,22 @@ def baseline(
     }
 
 
-def floors(base: dict[str, float] | None) -> dict[str, float]:
-    """Each floor FLOOR_MARGIN below the baseline (rounded down), roc_auc never below MIN_ROC_AUC_FLOOR."""
+def margin(holdout_minority: int) -> float:
+    """How far below the baseline a floor sits: FLOOR_MARGIN, or NOISE_SES standard errors of a rate
+    (at most sqrt(0.25 / n)) measured on the holdout's minority class, whichever is larger. The pipeline's
+    holdout is not the baseline's and its model is not logistic: on a small holdout, sample noise alone
+    moves PR AUC or recall by several points, and a floor inside that noise fails honest models."""
+    return max(FLOOR_MARGIN, NOISE_SES * math.sqrt(0.25 / max(holdout_minority, 1)))
+
+
+def floors(base: dict[str, float] | None, holdout_minority: int = 10**9) -> dict[str, float]:
+    """Each floor `margin(holdout_minority)` below the baseline (rounded down), roc_auc never below
+    MIN_ROC_AUC_FLOOR."""
     if base is None:
         return {"roc_auc": MIN_ROC_AUC_FLOOR, "pr_auc": 0.0, "recall": 0.0}
-    out = {k: max(0.0, math.floor((v - FLOOR_MARGIN) * 100) / 100) for k, v in base.items()}
+    gap = margin(holdout_minority)
+    # round() first: 0.83 - 0.05 is 0.7799999... in binary, and would floor to 0.77
+    out = {k: max(0.0, math.floor(round((v - gap) * 100, 6)) / 100) for k, v in base.items()}
     out["roc_auc"] = max(MIN_ROC_AUC_FLOOR, out["roc_auc"])
     return out
 

@@ -19,7 +19,8 @@ import yaml
 
 from mlops.contract import Contract
 from mlops.io import TEXT_SUFFIXES, InputError, read_table, write_text
-from mlops.onboarding.baseline import FLOOR_MARGIN, baseline, floors, single_feature_aucs
+from mlops.modeling import targets
+from mlops.onboarding.baseline import baseline, floors, margin, single_feature_aucs
 from mlops.onboarding.detect import Detected, read_detected
 from mlops.onboarding.draft import Draft, draft_contract, is_replaceable, render_contract
 from mlops.onboarding.edit import set_keys
@@ -142,6 +143,7 @@ class Found:
     detected: Detected
     baseline: dict[str, float] | None
     floors: dict[str, float]
+    margin: float
     aucs: dict[str, float]
     use_sensitive: bool
 
@@ -149,7 +151,9 @@ class Found:
     def why(self) -> str:
         shown = _shown(self.baseline)
         return (
-            f"mlops init: baseline - {FLOOR_MARGIN} ({shown})" if self.baseline else "mlops init: no baseline"
+            f"mlops init: baseline - {self.margin:.3f} ({shown})"
+            if self.baseline
+            else "mlops init: no baseline"
         )
 
 
@@ -177,7 +181,11 @@ def _draft(
     ingested = read_table(data, contract.time_column, options).drop(columns=contract.ignored)
     base = baseline(ingested, contract, settings.project.threshold, use_sensitive)
     aucs = single_feature_aucs(ingested, contract)
-    return Found(draft, text, contract, detected, base, floors(base), aucs, use_sensitive)
+    # The pipeline's holdout: split.test_fraction of the rows; its minority class sets the noise margin.
+    positives = int(targets(ingested, contract).sum())
+    minority = round(min(positives, len(ingested) - positives) * settings.split.test_fraction)
+    found_floors = floors(base, minority)
+    return Found(draft, text, contract, detected, base, found_floors, margin(minority), aucs, use_sensitive)
 
 
 def _reset(path: Path) -> bool:
