@@ -103,7 +103,7 @@ def _column_specs(name: str, col: Column, contract: Contract) -> list[Expectatio
         )
     if name == contract.id_column:
         specs.append(ExpectationSpec("expect_column_values_to_be_unique", {"column": name}, "one row per id"))
-    if name == contract.target and all(isinstance(v, int) for v in col.values or ()):
+    if name == contract.target and _mean_is_rate(contract):
         specs.append(
             ExpectationSpec(
                 "expect_column_mean_to_be_between",
@@ -118,13 +118,17 @@ def _column_specs(name: str, col: Column, contract: Contract) -> list[Expectatio
     return specs
 
 
-def text_target_rate(df: Any, contract: Contract) -> CheckResult | None:
-    """The target-rate bound for a target whose values are not 0/1 (e.g. "<=50K" / ">50K"): GX's column
-    mean needs numbers, so this one check is computed here, in the same result shape. None when the
-    column mean expectation covers it (integer targets) or the column is missing (reported elsewhere)."""
+def _mean_is_rate(contract: Contract) -> bool:
+    """A 0/1 target whose positive label is 1: its column mean is the positive rate (GX checks it)."""
+    return contract.labels == (0, 1)
+
+
+def positive_rate(df: Any, contract: Contract) -> CheckResult | None:
+    """The target-rate bound for any other target (text, e.g. "<=50K" / ">50K", or a positive label 0):
+    GX's column mean is not the positive rate there, so this one check is computed here, in the same
+    result shape. None when the column mean covers it, or the column is missing (reported elsewhere)."""
     target = contract.target
-    values = contract.columns[target].values or ()
-    if all(isinstance(v, int) for v in values) or target not in df.columns:
+    if _mean_is_rate(contract) or target not in df.columns:
         return None
     low, high = contract.table.target_rate_min, contract.table.target_rate_max
     spec = ExpectationSpec(

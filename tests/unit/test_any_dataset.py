@@ -12,7 +12,7 @@ import pandas as pd
 from mlops.contract import Contract
 from mlops.monitoring.simulate import shifted
 from mlops.serving.runtime import LoadedModel, Runtime
-from mlops.validation import text_target_rate
+from mlops.validation import positive_rate
 
 CONTRACT = Contract.model_validate(
     {
@@ -53,12 +53,12 @@ def test_replayed_rows_keep_the_contract_and_shifts_move_inputs_and_outcomes() -
     assert np.mean(np.array(y_moved) != np.array(y_same)) > 0.1  # a changed input -> outcome relation
 
 
-def test_a_text_target_rate_is_bounded_like_a_numeric_one() -> None:
+def test_a_positive_rate_is_bounded_like_a_numeric_one() -> None:
     frame = holdout()
-    check = text_target_rate(frame, CONTRACT)
+    check = positive_rate(frame, CONTRACT)
     assert check is not None and check.success and 0.25 < check.observed < 0.35
     skewed = frame.assign(income=">50K")
-    failed = text_target_rate(skewed, CONTRACT)
+    failed = positive_rate(skewed, CONTRACT)
     assert failed is not None and not failed.success
     assert (
         "income" in failed.message and "observed 1.0" in failed.message and "max_value=0.5" in failed.message
@@ -80,3 +80,22 @@ def test_answers_name_the_target_and_its_values_and_the_log_keeps_a_0_1_class() 
     [answer] = runtime.predict([{"age": 40, "hours": 40.0, "workclass": "Gov"}], ["r1"])
     assert answer == {"request_id": "r1", "model_version": "census:1", "probability": 0.8, "income": ">50K"}
     assert logged[0]["predicted"] == 1 and counted == [("census:1", ">50K")]
+
+
+def test_a_0_1_target_whose_positive_label_is_0_is_bounded_on_the_share_of_0s() -> None:
+    from mlops.validation import expectations_for
+
+    flipped = CONTRACT.model_validate(
+        {
+            **CONTRACT.model_dump(),
+            "columns": {
+                **CONTRACT.model_dump()["columns"],
+                "income": {"type": "integer", "role": "target", "values": [1, 0]},  # positive: 0
+            },
+        }
+    )
+    frame = holdout().assign(income=lambda d: (d["income"] == ">50K").astype(int))  # 30 % ones, 70 % zeros
+    specs = [s.type for s in expectations_for(flipped, list(frame.columns))]
+    assert "expect_column_mean_to_be_between" not in specs  # the mean is the rate of 1s, not of positives
+    check = positive_rate(frame, flipped)
+    assert check is not None and not check.success and 0.65 < check.observed < 0.75  # 0s: over the 0.5 max

@@ -18,6 +18,7 @@ from mlops.consistency import load_checked
 from mlops.contract import Contract
 from mlops.deploy.records import read_record
 from mlops.generate import generate
+from mlops.io import TEXT_SUFFIXES
 from mlops.params import Params
 from mlops.paths import declared
 from mlops.stages.ingest import source_path
@@ -50,7 +51,7 @@ def test_the_ingest_source_is_the_generator_or_an_extract_dvc_tracks(
         return
     monkeypatch.chdir(ROOT)  # ingest resolves the source from the project root, as `dvc repro` runs it
     path = source_path(source, Path(PATHS["extracts"]))  # refused outside data/extract/
-    assert path.suffix in {".csv", ".parquet"}, source
+    assert path.suffix in {".parquet", *TEXT_SUFFIXES}, source
     # Guards an extract a fresh clone cannot get: present here, or tracked by DVC (`dvc pull` fetches it).
     assert path.exists() or path.with_name(path.name + ".dvc").exists(), f"{source}: no file and no .dvc"
 

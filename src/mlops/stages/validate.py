@@ -12,14 +12,14 @@ from pathlib import Path
 from mlops.adapters.gx import run_expectations
 from mlops.consistency import load_checked
 from mlops.io import read_table, write_json, write_text
-from mlops.validation import expectations_for, markdown, summary, text_target_rate
+from mlops.validation import expectations_for, markdown, positive_rate, summary
 
 
 def run(params: Path, contract: Path, data: Path, report_json: Path, report_md: Path) -> int:
     _, data_contract = load_checked(params, contract)
     df = read_table(data, time_column=data_contract.time_column)
     results = run_expectations(df, expectations_for(data_contract, list(df.columns)))
-    if (rate := text_target_rate(df, data_contract)) is not None:
+    if (rate := positive_rate(df, data_contract)) is not None:
         results.append(rate)
     report = summary(results, rows=len(df), columns=[str(c) for c in df.columns])
     write_json(report, report_json)
