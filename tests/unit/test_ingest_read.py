@@ -65,11 +65,12 @@ def test_a_source_outside_the_extracts_folder_is_refused_with_the_fix(tmp_path: 
         (b"PAR1\x00\x00garbage", "x.csv", "is a Parquet file"),
         (b"PK\x03\x04" + b"\x00" * 20, "x.csv", "Excel .xlsx workbook"),
         (b"\xd0\xcf\x11\xe0" + b"\x00" * 20, "x.csv", "old Excel .xls"),
-        (gzip.compress(b"a,b\n1,2\n"), "x.csv", "gzip archive"),
+        (gzip.compress(b"a,b\n1,2\n", mtime=0), "x.csv", "gzip archive"),
         (b"name,city\nJos\xe9,Paris\n", "x.csv", "not utf-8 text .* ingest.read.encoding"),
         (b"a;b;c\n1;2;3\n", "x.csv", "ingest.read.delimiter to ';'"),
         (b"PAR1 truncated", "x.parquet", "not a readable Parquet file"),
     ],
+    ids=["parquet-as-csv", "xlsx-as-csv", "xls-as-csv", "gzip-as-csv", "latin-1", "semicolons", "bad-parquet"],
 )
 def test_unreadable_files_are_named_with_their_cause(
     tmp_path: Path, content: bytes, name: str, cause: str

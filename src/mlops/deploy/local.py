@@ -264,7 +264,13 @@ def deploy_local(env: str, record: EnvRecord, bento: str, p95_budget_ms: float, 
     url, version = f"http://127.0.0.1:{port}", package.model_tag(name, md5)
     try:
         result = smoke.probe(
-            url, golden_for(name, md5), version, p95_budget_ms, challenger=_alt(record, name), nonce=nonce
+            url,
+            golden_for(name, md5),
+            version,
+            p95_budget_ms,
+            challenger=_alt(record, name),
+            nonce=nonce,
+            alive=lambda: _alive(pid),  # a candidate that died at start-up fails at once, not after 60 s
         )
         save_smoke(env, result, package.model_tag(name, md5), p95_budget_ms)
     except BaseException:  # never leave an unrecorded candidate holding the slot (Ctrl-C included)

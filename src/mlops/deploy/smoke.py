@@ -14,6 +14,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -60,9 +61,13 @@ def _post(url: str, payload: dict[str, Any], timeout: float) -> Observation:
     return Observation(status, time.perf_counter() - start, body, server)
 
 
-def wait_ready(base_url: str, timeout: float) -> bool:
+def wait_ready(base_url: str, timeout: float, alive: Callable[[], bool] | None = None) -> bool:
+    """True once /readyz answers 200; False after `timeout`, or as soon as `alive()` says the server
+    process has ended (a candidate that died at start-up is not waited for)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
+        if alive is not None and not alive():
+            return False
         try:
             with urllib.request.urlopen(f"{base_url}/readyz", timeout=2) as resp:
                 if resp.status == 200:
@@ -74,6 +79,9 @@ def wait_ready(base_url: str, timeout: float) -> bool:
 
 
 TIMED_REQUESTS = 100  # the golden set is replayed until this many requests are timed
+# A loaded, shared host only ever adds latency: a p95 over budget is measured again, up to this many
+# rounds in all, and the best round is the server's own latency. A slow model is slow in every round.
+LATENCY_ROUNDS = 3
 
 
 def p95_ms(seconds: list[float]) -> float:
@@ -151,8 +159,11 @@ def probe(
     ready_timeout: float = 60.0,
     challenger: tuple[str, list[dict[str, Any]]] | None = None,
     nonce: str | None = None,  # the started server's NONCE_ENV: every golden answer must carry it
+    alive: Callable[[], bool] | None = None,  # is the started server process still running?
 ) -> SmokeResult:
-    if not wait_ready(base_url, ready_timeout):
+    if not wait_ready(base_url, ready_timeout, alive):
+        if alive is not None and not alive():
+            return SmokeResult(False, [f"the server exited before {base_url}/readyz answered"])
         return SmokeResult(False, [f"{base_url}/readyz not ready within {ready_timeout:.0f} s"])
     _post(f"{base_url}/predict", {"record": golden[0]["record"]}, 10)  # warm-up, not judged
     observed = [_post(f"{base_url}/predict", {"record": case["record"]}, 10) for case in golden]
@@ -161,14 +172,25 @@ def probe(
         strangers = foreign_answers(observed, nonce, urllib.parse.urlsplit(base_url).port)
         if strangers:  # nothing else said about this server holds: do not time it either
             return SmokeResult(True, strangers + failures, p95)
-    # Latency on more than the 20 golden rows: replay them until TIMED_REQUESTS requests were timed.
-    extra = [
-        _post(f"{base_url}/predict", {"record": golden[i % len(golden)]["record"]}, 10)
-        for i in range(max(0, TIMED_REQUESTS - len(observed)))
-    ]
-    failures += [f"latency replay: HTTP {o.status}" for o in extra if o.status != 200][:3]
-    p95 = p95_ms([o.seconds for o in observed + extra])
     failures = [f for f in failures if not f.startswith("p95 latency")]
+    rounds = []
+    for attempt in range(LATENCY_ROUNDS):
+        # Latency on more than the 20 golden rows: replay them until TIMED_REQUESTS requests were timed
+        # (the first round counts the golden answers above).
+        done = observed if attempt == 0 else []
+        extra = [
+            _post(f"{base_url}/predict", {"record": golden[i % len(golden)]["record"]}, 10)
+            for i in range(max(0, TIMED_REQUESTS - len(done)))
+        ]
+        failures += [f"latency replay: HTTP {o.status}" for o in extra if o.status != 200][:3]
+        rounds.append(p95_ms([o.seconds for o in done + extra]))
+        if rounds[-1] <= p95_budget_ms:
+            break
+    p95 = min(rounds)
     if p95 > p95_budget_ms:
-        failures.append(f"p95 latency {p95:.1f} ms over the budget {p95_budget_ms:.0f} ms")
+        shown = ", ".join(f"{r:.1f}" for r in rounds)
+        failures.append(
+            f"p95 latency {p95:.1f} ms over the budget {p95_budget_ms:.0f} ms in each of {len(rounds)} "
+            f"rounds of {TIMED_REQUESTS} requests ({shown} ms)"
+        )
     return SmokeResult(True, failures, p95)
