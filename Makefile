@@ -163,10 +163,13 @@ TARGET ?= local
 .PHONY: package deploy smoke promote rollback stop image k8s-render
 package: $(STAMP)  ## gated model -> BentoML model + bento, exported to dist/<project.name>.bento
 	$(BIN)/mlops package
+# SMOKE_P95_MS: the smoke test's latency budget for this run, ms (default: params.yaml deploy.smoke_p95_ms).
+SMOKE_P95_MS ?=
+P95_FLAG = $(if $(SMOKE_P95_MS),--p95-ms $(SMOKE_P95_MS))
 deploy: $(STAMP)  ## deploy ENV (staging: the current model; production: deploy/production.yaml), then smoke
-	$(BIN)/mlops deploy --env $(ENV) --target $(TARGET) $(if $(DEPLOY_IMAGE),--image $(DEPLOY_IMAGE))
-smoke: $(STAMP)  ## smoke-test the running ENV (golden requests, latency budget)
-	$(BIN)/mlops smoke --env $(ENV)
+	$(BIN)/mlops deploy --env $(ENV) --target $(TARGET) $(if $(DEPLOY_IMAGE),--image $(DEPLOY_IMAGE)) $(P95_FLAG)
+smoke: $(STAMP)  ## smoke-test the running ENV (golden requests, latency budget SMOKE_P95_MS)
+	$(BIN)/mlops smoke --env $(ENV) $(P95_FLAG)
 promote: $(STAMP)  ## write deploy/production.yaml from deploy/staging.yaml (commit it in a PR)
 	$(BIN)/mlops promote
 rollback: $(STAMP)  ## restore deploy/ENV.yaml to its previous state in git history

@@ -81,6 +81,14 @@ def test_shifted_traffic_is_detected_published_and_every_dashboard_metric_is_exp
     assert queried <= exported, f"dashboard queries metrics the service does not export: {queried - exported}"
     scrape = yaml.safe_load((ROOT / "deploy" / "monitoring" / "prometheus.yml").read_text())
     assert {job["job_name"] for job in scrape["scrape_configs"]} >= {"mlops-local"}
+    # The alert rules Prometheus loads query only what the service exports (the log-loss series from 0).
+    assert scrape["rule_files"] == ["alerts.yml"]
+    rules = yaml.safe_load((ROOT / "deploy" / "monitoring" / "alerts.yml").read_text())
+    alerted = {
+        m for g in rules["groups"] for r in g["rules"] for m in re.findall(r"\b(mlops_[a-z0-9_]+)", r["expr"])
+    }
+    assert "mlops_prediction_log_records_total" in alerted and alerted <= exported, alerted - exported
+    assert 'mlops_prediction_log_records_total{log="predictions",outcome="dropped"} 0.0' in text
     # The dashboard's $service variable lists BentoML's service_name label: the service must carry it.
     (variable,) = json.loads(DASHBOARD.read_text())["templating"]["list"]
     assert variable["definition"] == "label_values(bentoml_service_request_total, service_name)"

@@ -248,3 +248,39 @@ def test_the_log_survives_a_bad_record_rotates_by_age_and_reads_past_a_half_line
     files[0].write_text('not json\n{"request_id": "a"}\n')
     with pytest.raises(InputError, match=r"predictions-.*\.jsonl:1: not a JSON record"):
         read_records(tmp_path / "log")
+
+
+def test_a_log_that_cannot_write_counts_every_dropped_record_logs_it_and_turns_unready(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Disk full (a file on /dev/full: every flush fails with ENOSPC), then space again."""
+    import logging
+
+    from mlops.serving.predlog import PredictionLog
+
+    events: list[tuple[str, int]] = []
+    log = PredictionLog(tmp_path, observe=lambda event, count: events.append((event, count)))
+    real_open = log._open
+
+    def full_disk() -> None:
+        real_open()
+        log._file.close()
+        log._file = Path("/dev/full").open("a", encoding="utf-8")  # noqa: SIM115 (the log closes it)
+
+    log._open = full_disk  # type: ignore[method-assign]
+    with caplog.at_level(logging.ERROR, logger="mlops.predlog"):
+        log.extend([{"request_id": f"r{i}"} for i in range(10)])
+        deadline = 200
+        while not log.errors and deadline:
+            import time
+
+            time.sleep(0.01)
+            deadline -= 1
+    assert log.dropped == 10 and ("dropped", 10) in events and ("write_error", 1) in events
+    assert not log.healthy()  # the service's readiness follows this
+    assert "10 records failed, 10 dropped" in caplog.text and "No space left on device" in caplog.text
+    log._open = real_open  # type: ignore[method-assign]
+    log.append({"request_id": "after"})
+    log.close()
+    assert log.healthy() and ("written", 1) in events
+    assert [r["request_id"] for r in read_records(tmp_path)] == ["after"]

@@ -10,17 +10,24 @@ returns: nothing accepted is lost. A hard kill loses at most the records of the 
 Team scale: set `MLOPS_PREDICTION_LOG_URL` (any fsspec URL, e.g. s3://bucket/predictions with s3fs
 installed) and every rotated file is also copied there by the writer thread; the local folder stays the
 buffer. Labels arrive later as `feedback-*.jsonl` files in the same folder (request_id, label).
+
+No loss is silent: every record written or dropped, every failed write or upload, and the queue depth go
+to `observe` (the service exports them as Prometheus metrics, mlops.serving.telemetry) and every failure is
+logged as an error; `healthy()` is False while the folder is not writable or the last write failed, and
+the service's readiness follows it, so a deploy onto an unwritable log never passes its smoke test.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
+import logging
 import os
 import queue
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +36,9 @@ from mlops.io import InputError
 PREFIX = "predictions"
 FEEDBACK_PREFIX = "feedback"
 _STOP = object()
+LOG = logging.getLogger("mlops.predlog")
+# observe(event, count): "written" / "dropped" records, "write_error" / "upload_error", "queue_depth"
+Observer = Callable[[str, int], None]
 
 
 def _stamp() -> str:
@@ -46,6 +56,7 @@ class PredictionLog:
         max_records_per_file: int = 100_000,
         max_seconds_per_file: float = 3600.0,
         remote_url: str | None = None,
+        observe: Observer | None = None,
     ) -> None:
         self.folder = Path(folder)
         self.folder.mkdir(parents=True, exist_ok=True)
@@ -61,8 +72,11 @@ class PredictionLog:
         self._file: Any = None
         self._path: Path | None = None
         self._in_file = 0
+        self._pending = 0  # written to the current file's buffer, not yet flushed
         self.written = 0
         self.errors: list[str] = []
+        self._observe: Observer = observe or (lambda event, count: None)
+        self._last_write_ok = True
         self._thread = threading.Thread(target=self._run, name=f"{prefix}-log-writer", daemon=True)
         self._thread.start()
 
@@ -72,6 +86,16 @@ class PredictionLog:
     def extend(self, records: list[dict[str, Any]]) -> None:
         for record in records:
             self._queue.put(record)
+
+    def healthy(self) -> bool:
+        """Can records reach disk: the folder is writable and the last write did not fail."""
+        return self._last_write_ok and os.access(self.folder, os.W_OK)
+
+    def _failed(self, kind: str, message: str) -> None:
+        self.errors.append(message)
+        del self.errors[:-100]  # the latest failures, not an unbounded list
+        self._observe(kind, 1)
+        LOG.error("prediction log %s: %s", self.folder, message)
 
     def close(self, timeout: float = 30.0) -> None:
         """Drain the queue to disk, close the current file, stop the writer."""
@@ -93,6 +117,7 @@ class PredictionLog:
             return
         self._file.flush()
         os.fsync(self._file.fileno())
+        self._settle()
         self._file.close()
         done, self._file, self._path = self._path, None, None
         if self.remote_url and done is not None:
@@ -105,7 +130,7 @@ class PredictionLog:
             with fsspec.open(f"{self.remote_url}/{path.name}", "wb") as out:
                 out.write(path.read_bytes())
         except Exception as exc:  # the local file stays; an uploader can retry it later
-            self.errors.append(f"upload of {path.name} to {self.remote_url} failed: {exc}")
+            self._failed("upload_error", f"upload of {path.name} to {self.remote_url} failed: {exc}")
 
     def _batches(self) -> Iterator[list[Any]]:
         while True:
@@ -125,15 +150,31 @@ class PredictionLog:
 
     def _run(self) -> None:
         for batch in self._batches():
+            before = self.written
+            records = sum(1 for r in batch if r is not _STOP)
             try:
                 self._write(batch)
+                self._last_write_ok = True
             except Exception as exc:  # keep the writer alive: a dead thread would drop all that follows
-                self.errors.append(f"writing {len(batch)} records failed: {exc}")
-                self.dropped += sum(1 for r in batch if r is not _STOP)
+                lost = records - (self.written - before)
+                self.dropped += lost
+                self._last_write_ok = False
+                self._observe("dropped", lost)
+                self._failed("write_error", f"writing {records} records failed, {lost} dropped: {exc}")
+                self._abandon()
+            self._observe("written", self.written - before)
+            self._observe("queue_depth", self._queue.qsize())
         try:
             self._rotate()
         except Exception as exc:
-            self.errors.append(f"closing the last file failed: {exc}")
+            self._failed("write_error", f"closing the last file failed: {exc}")
+
+    def _abandon(self) -> None:
+        """A file that failed is not written again (disk full, revoked): the next record opens a new one."""
+        if self._file is not None:
+            with contextlib.suppress(Exception):
+                self._file.close()
+        self._file, self._path, self._pending = None, None, 0
 
     def _write(self, batch: list[Any]) -> None:
         if self._file is not None and time.monotonic() - self._opened >= self.max_seconds:
@@ -146,9 +187,15 @@ class PredictionLog:
                 self._open()
             self._file.write(json.dumps(record, separators=(",", ":"), default=str) + "\n")
             self._in_file += 1
-            self.written += 1
+            self._pending += 1
         if self._file is not None:
             self._file.flush()
+            self._settle()
+
+    def _settle(self) -> None:
+        """Records count as written once flushed to the OS (buffered ones die with a failed flush)."""
+        self.written += self._pending
+        self._pending = 0
 
 
 def read_records(folder: str | Path, prefix: str = PREFIX) -> list[dict[str, Any]]:

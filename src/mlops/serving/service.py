@@ -102,8 +102,14 @@ def _load(tag: str) -> Any:
 )
 class ModelService:
     def __init__(self) -> None:
-        self.log = PredictionLog(LOG_DIR, remote_url=os.environ.get("MLOPS_PREDICTION_LOG_URL"))
-        self.feedback = PredictionLog(LOG_DIR, prefix=FEEDBACK_PREFIX)
+        self.log = PredictionLog(
+            LOG_DIR,
+            remote_url=os.environ.get("MLOPS_PREDICTION_LOG_URL"),
+            observe=telemetry.log_observer("predictions"),
+        )
+        self.feedback = PredictionLog(
+            LOG_DIR, prefix=FEEDBACK_PREFIX, observe=telemetry.log_observer(FEEDBACK_PREFIX)
+        )
         champion = _load(MODEL_TAG)
         challenger = None
         if tag := os.environ.get("MLOPS_CHALLENGER_TAG"):
@@ -127,7 +133,9 @@ class ModelService:
         telemetry.watch_drift(Path(os.environ.get("MLOPS_DRIFT_SUMMARY") or default), every)
 
     def __is_ready__(self) -> bool:
-        return self.runtime is not None
+        # Not ready while predictions cannot reach the log: a deploy onto an unwritable log folder fails
+        # its smoke test (readiness) instead of serving answers that are silently lost.
+        return self.runtime is not None and self.log.healthy() and self.feedback.healthy()
 
     @bentoml.on_shutdown
     def _flush(self) -> None:

@@ -20,6 +20,20 @@ PREDICTIONS = Counter(
     ["model_version", "prediction"],
 )
 REJECTED = Counter("mlops_rejected_requests", "Requests refused before scoring, by reason", ["reason"])
+LOG_RECORDS = Counter(
+    "mlops_prediction_log_records",
+    "Prediction-log records by log (predictions / feedback) and outcome (written / dropped)",
+    ["log", "outcome"],
+)
+LOG_ERRORS = Counter(
+    "mlops_prediction_log_errors", "Failed prediction-log writes and uploads", ["log", "kind"]
+)
+LOG_QUEUE = Gauge(
+    "mlops_prediction_log_queue_depth",
+    "Records accepted but not yet written, after the writer's last batch",
+    ["log"],
+    multiprocess_mode="max",
+)
 MODEL = Gauge(
     "mlops_model_info",
     "The models this server runs (value 1), with their role",
@@ -63,6 +77,28 @@ def watch_drift(summary: Path, every_seconds: float = 30.0) -> threading.Thread:
     thread = threading.Thread(target=loop, name="drift-gauges", daemon=True)
     thread.start()
     return thread
+
+
+def log_observer(log: str) -> Any:
+    """The `observe` hook of a PredictionLog named `log`: every record written or dropped and every failed
+    write or upload is a counter, the queue depth a gauge (deploy/monitoring/alerts.yml alerts on them).
+    Every series exists from the start at 0, so `increase()` sees the first failure."""
+    for outcome in ("written", "dropped"):
+        LOG_RECORDS.labels(log=log, outcome=outcome)
+    for kind in ("write_error", "upload_error"):
+        LOG_ERRORS.labels(log=log, kind=kind)
+    LOG_QUEUE.labels(log=log).set(0)
+
+    def observe(event: str, count: int) -> None:
+        if event in ("written", "dropped"):
+            if count:
+                LOG_RECORDS.labels(log=log, outcome=event).inc(count)
+        elif event == "queue_depth":
+            LOG_QUEUE.labels(log=log).set(count)
+        else:
+            LOG_ERRORS.labels(log=log, kind=event).inc(count)
+
+    return observe
 
 
 def count_prediction(model_version: str, prediction: str | int) -> None:
