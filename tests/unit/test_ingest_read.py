@@ -70,7 +70,7 @@ def test_a_source_outside_the_extracts_folder_is_refused_with_the_fix(tmp_path: 
         (b"a;b;c\n1;2;3\n", "x.csv", "ingest.read.delimiter to ';'"),
         (b"PAR1 truncated", "x.parquet", "not a readable Parquet file"),
     ],
-    ids=["parquet-as-csv", "xlsx-as-csv", "xls-as-csv", "gzip-as-csv", "latin-1", "semicolons", "bad-parquet"],
+    ids=["parquet-as-csv", "xlsx-as-csv", "xls-as-csv", "gzip-as-csv", "latin-1", "semicolon", "bad-parquet"],
 )
 def test_unreadable_files_are_named_with_their_cause(
     tmp_path: Path, content: bytes, name: str, cause: str
