@@ -55,18 +55,23 @@ def test_a_golden_request_gets_the_packaged_answer_and_is_logged(
     payload = json.dumps({"record": golden["record"]})
     status, body, headers = call(server, "/predict", payload, x_request_id="t-1")
     assert status == 200, body
-    assert body["request_id"] == "t-1" and headers.get("x-request-id") == "t-1"
+    # The server issues the id (what /feedback takes); the client's own is echoed and logged beside it.
+    rid = body["request_id"]
+    assert (
+        len(rid) == 32 and headers.get("x-request-id") == rid and headers.get("x-client-request-id") == "t-1"
+    )
     assert body["probability"] == pytest.approx(golden["probability"], abs=1e-9)
     assert body["churned"] == golden["predicted"] and body["model_version"] == server.model_version
     deadline = time.monotonic() + 5
     while time.monotonic() < deadline:
-        logged = [r for r in read_records(server.log_dir) if r["request_id"] == "t-1"]
+        logged = [r for r in read_records(server.log_dir) if r["request_id"] == rid]
         if logged:
             break
         time.sleep(0.1)
     (entry,) = logged
     assert entry["inputs"]["customer_id"] == golden["record"]["customer_id"]
     assert entry["probability"] == body["probability"] and entry["role"] == "champion"
+    assert entry["client_request_id"] == "t-1"
 
 
 def test_a_batch_is_answered_in_order(server: Server, bento: dict[str, Any]) -> None:
@@ -219,8 +224,10 @@ def test_a_challenger_answers_its_sticky_share_or_only_shadows(
         golden = bento["challenger_golden" if expected == challenger else "golden"][0]
         assert body["probability"] == pytest.approx(golden["probability"], abs=1e-9)
     assert len({b["model_version"] for b in answers.values()}) == (2 if mode == "split" else 1)
-    logged = {r["request_id"]: r for r in read_records(srv.log_dir)}
+    # Sticky by the client's id (the server's is new on every request); logged under both.
+    logged = {r["client_request_id"]: r for r in read_records(srv.log_dir)}
     assert set(logged) == set(answers)
+    assert {e["request_id"] for e in logged.values()} == {b["request_id"] for b in answers.values()}
     for entry in logged.values():
         assert entry["role"] == ("challenger" if entry["model_version"] == challenger else "champion")
         if mode == "shadow":

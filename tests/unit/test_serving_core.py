@@ -22,6 +22,7 @@ from mlops.serving.runtime import (
     LoadedModel,
     MicroBatcher,
     Runtime,
+    client_request_id,
     request_id,
     routes_to_challenger,
 )
@@ -68,9 +69,11 @@ def test_the_schema_follows_the_contract(contract: Contract) -> None:
         assert err.value.errors()[0]["loc"] == (field,), field
 
 
-def test_request_ids_are_kept_when_well_formed_and_routing_is_sticky() -> None:
-    assert request_id("order-42") == "order-42"
-    assert len(request_id("bad id with spaces")) == 32 and len(request_id(None)) == 32
+def test_the_server_issues_every_request_id_and_keeps_the_clients_beside_it() -> None:
+    issued = {request_id() for _ in range(1000)}
+    assert len(issued) == 1000 and all(len(i) == 32 for i in issued)  # unique: one label, one prediction
+    assert client_request_id("order-42") == "order-42"
+    assert client_request_id("bad id with spaces") is None and client_request_id(None) is None
     ids = [f"r{i}" for i in range(4000)]
     share = sum(routes_to_challenger(r, 0.25) for r in ids) / len(ids)
     assert 0.22 < share < 0.28
@@ -284,3 +287,23 @@ def test_a_log_that_cannot_write_counts_every_dropped_record_logs_it_and_turns_u
     log.close()
     assert log.healthy() and ("written", 1) in events
     assert [r["request_id"] for r in read_records(tmp_path)] == ["after"]
+
+
+def test_a_reused_client_id_is_logged_beside_unique_server_ids_and_a_shared_id_gets_no_label() -> None:
+    from mlops.monitoring import drift as rules
+
+    logged: list[dict[str, Any]] = []
+    rt = runtime(None, logged)
+    rt.predict([GOOD], [request_id()], ["order-42"])
+    rt.predict([GOOD], [request_id()], ["order-42"])  # the client reused its id
+    assert [e["client_request_id"] for e in logged] == ["order-42", "order-42"]
+    assert logged[0]["request_id"] != logged[1]["request_id"]
+    # A log where two predictions share an id (merged logs, or written before ids were server-issued):
+    # a label for it lands on neither, and the join says how many it left out.
+    frame = rules.log_frame([logged[0], {**logged[1], "request_id": logged[0]["request_id"]}])
+    feedback = [
+        {"request_id": logged[0]["request_id"], "label": 1},
+        {"request_id": "never-served", "label": 0},
+    ]
+    assert rules.labelled(frame, feedback).empty
+    assert rules.label_join(frame, feedback) == {"ambiguous_predictions": 2, "unmatched_labels": 1}

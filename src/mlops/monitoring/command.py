@@ -146,11 +146,12 @@ def run(
     stamps = rules.timestamp_check(frame, section.window_hours, now)
     current, duplicates = rules.deduplicate(rules.window(frame, section.window_hours, now))
     current = current.tail(section.sample_cap)
-    quality: dict[str, Any] = {"timestamps": stamps, "duplicates": duplicates}
+    feedback = read_records(log_dir, FEEDBACK_PREFIX)
+    # What the label join left out (ambiguous ids, labels for no logged prediction): shown, not alarmed.
+    labels = rules.label_join(current, feedback)
+    quality: dict[str, Any] = {"timestamps": stamps, "duplicates": duplicates, "labels": labels}
     baseline = read_json(metrics)
-    concept = rules.concept_check(
-        rules.labelled(current, read_records(log_dir, FEEDBACK_PREFIX)), baseline, threshold, section
-    )
+    concept = rules.concept_check(rules.labelled(current, feedback), baseline, threshold, section)
     out.mkdir(parents=True, exist_ok=True)
     if len(current) < section.min_rows:
         summary = rules.insufficient(len(current), section, concept, quality)

@@ -265,11 +265,28 @@ def unseen_categories(
 
 
 def labelled(frame: pd.DataFrame, feedback: list[dict[str, Any]]) -> pd.DataFrame:
-    """Predictions joined with their fed-back labels (the last label of a request id wins)."""
+    """Predictions joined with their fed-back labels (the last label of a request id wins). A request id
+    that more than one prediction carries (a log written before the server issued every id, or merged
+    logs) is ambiguous: its label would land on all of them, so none of them is labelled
+    (`label_join` counts them)."""
     if frame.empty or not feedback:
         return frame.iloc[0:0].assign(label=pd.Series(dtype=int))
     labels = pd.DataFrame.from_records(feedback).drop_duplicates("request_id", keep="last")
-    return frame.merge(labels[["request_id", "label"]], on="request_id", how="inner")
+    unique = frame[~frame["request_id"].duplicated(keep=False)]
+    return unique.merge(labels[["request_id", "label"]], on="request_id", how="inner")
+
+
+def label_join(frame: pd.DataFrame, feedback: list[dict[str, Any]]) -> dict[str, int]:
+    """What the join of labels onto predictions left out: predictions whose request id is ambiguous
+    (shared), and labels whose request id matches no logged prediction (unknown, or outside the window)."""
+    if frame.empty or not feedback:
+        return {"ambiguous_predictions": 0, "unmatched_labels": len(feedback)}
+    ids = frame["request_id"]
+    labelled_ids = {str(r.get("request_id")) for r in feedback}
+    return {
+        "ambiguous_predictions": int(ids.duplicated(keep=False).sum()),
+        "unmatched_labels": len(labelled_ids - set(ids.astype(str))),
+    }
 
 
 def concept_check(

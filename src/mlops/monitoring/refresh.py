@@ -10,6 +10,7 @@ reruns the pipeline; the file itself is tracked by DVC (`dvc add`), never by git
 from __future__ import annotations
 
 import datetime as dt
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -72,7 +73,16 @@ def run(
     frame = rules.window(
         rules.log_frame(read_records(log_dir)), section.window_hours, dt.datetime.now(dt.UTC)
     )
-    joined = rules.labelled(frame, read_records(log_dir, FEEDBACK_PREFIX))
+    feedback = read_records(log_dir, FEEDBACK_PREFIX)
+    joined = rules.labelled(frame, feedback)
+    left_out = rules.label_join(frame, feedback)
+    if any(left_out.values()):  # counted and shown, never silently dropped
+        print(
+            f"refresh-data: left out {left_out['ambiguous_predictions']} predictions whose request id is "
+            f"shared (a label would land on all of them) and {left_out['unmatched_labels']} labels that "
+            f"match no prediction of the window",
+            file=sys.stderr,
+        )
     data = extract(joined, data_contract)
     if len(data) < min_rows:
         raise InputError(

@@ -56,9 +56,15 @@ class Challenger:
     share: float  # split: fraction of requests it answers; shadow: ignored (it sees all, answers none)
 
 
-def request_id(header: str | None) -> str:
-    """The caller's X-Request-ID when well-formed (so feedback can reference it), else a fresh UUID."""
-    return header if header and REQUEST_ID.match(header) else uuid.uuid4().hex
+def request_id() -> str:
+    """A request id the server issues: unique, so a fed-back label names exactly one prediction. A
+    client's X-Request-ID is never the key (a reused one would join one label onto many predictions)."""
+    return uuid.uuid4().hex
+
+
+def client_request_id(header: str | None) -> str | None:
+    """The caller's X-Request-ID when well-formed: logged beside the server's id and echoed back."""
+    return header if header and REQUEST_ID.match(header) else None
 
 
 def routes_to_challenger(rid: str, share: float) -> bool:
@@ -92,8 +98,12 @@ class Runtime:
         self._log = log
         self._count = on_prediction or (lambda version, cls: None)
 
-    def predict(self, records: list[dict[str, Any]], rids: list[str]) -> list[dict[str, Any]]:
-        """Answers for `records`, in order; each answer and the model that gave it is logged."""
+    def predict(
+        self, records: list[dict[str, Any]], rids: list[str], client_ids: list[str | None] | None = None
+    ) -> list[dict[str, Any]]:
+        """Answers for `records`, in order; each answer and the model that gave it is logged. `client_ids`:
+        the callers' own ids (X-Request-ID), logged beside the server's and the key of the sticky split."""
+        clients = client_ids or [None] * len(records)
         if self.time_column:  # an omitted event date is the request's date (UTC), as the drift job expects
             today = dt.datetime.now(dt.UTC).date().isoformat()
             records = [r if r.get(self.time_column) else {**r, self.time_column: today} for r in records]
@@ -106,7 +116,8 @@ class Runtime:
             if self.challenger.mode == "shadow":
                 shadow = challenger_p
             else:
-                picks = [routes_to_challenger(r, self.challenger.share) for r in rids]
+                keys = [c or r for c, r in zip(clients, rids, strict=True)]
+                picks = [routes_to_challenger(k, self.challenger.share) for k in keys]
                 answers_p = np.where(picks, challenger_p, champion_p)
                 answered_by = [self.challenger.loaded if p else self.champion for p in picks]
         now = dt.datetime.now(dt.UTC).isoformat()
@@ -122,6 +133,7 @@ class Runtime:
                 "model_version": model.version,
                 "probability": p,
                 "predicted": cls,  # the log's own field: 0/1 whatever the contract calls the classes
+                "client_request_id": clients[i],
                 "timestamp": now,
                 "role": "champion" if model is self.champion else "challenger",
                 "inputs": record,
@@ -139,24 +151,27 @@ class Runtime:
         return answers
 
 
+# (records, server request ids, client request ids) -> answers, in order
+Score = Callable[[list[dict[str, Any]], list[str], list[str | None]], list[dict[str, Any]]]
+_Queued = tuple[dict[str, Any], str, str | None, "asyncio.Future[dict[str, Any]]"]
+
+
 class MicroBatcher:
     """Adaptive batching for single-record calls: one scoring call for everything queued meanwhile."""
 
-    def __init__(
-        self, score: Callable[[list[dict[str, Any]], list[str]], list[dict[str, Any]]], max_batch: int
-    ) -> None:
+    def __init__(self, score: Score, max_batch: int) -> None:
         self._score = score
         self._max = max_batch
-        self._queue: asyncio.Queue[tuple[dict[str, Any], str, asyncio.Future[dict[str, Any]]]] | None = None
+        self._queue: asyncio.Queue[_Queued] | None = None
         self._task: asyncio.Task[None] | None = None
         self.batch_sizes: list[int] = []
 
-    async def submit(self, record: dict[str, Any], rid: str) -> dict[str, Any]:
+    async def submit(self, record: dict[str, Any], rid: str, client: str | None = None) -> dict[str, Any]:
         if self._queue is None:
             self._queue = asyncio.Queue()
             self._task = asyncio.get_running_loop().create_task(self._drain())
         future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
-        await self._queue.put((record, rid, future))
+        await self._queue.put((record, rid, client, future))
         return await future
 
     async def _drain(self) -> None:
@@ -168,13 +183,15 @@ class MicroBatcher:
             if len(self.batch_sizes) < 100_000:
                 self.batch_sizes.append(len(batch))
             try:
-                answers = await asyncio.to_thread(self._score, [b[0] for b in batch], [b[1] for b in batch])
+                answers = await asyncio.to_thread(
+                    self._score, [b[0] for b in batch], [b[1] for b in batch], [b[2] for b in batch]
+                )
             except Exception as exc:  # every waiting request gets the error, the batcher lives on
-                for _, _, fut in batch:
+                for *_, fut in batch:
                     if not fut.done():
                         fut.set_exception(exc)
                 continue
-            for (_, _, fut), answer in zip(batch, answers, strict=True):
+            for (*_, fut), answer in zip(batch, answers, strict=True):
                 if not fut.done():
                     fut.set_result(answer)
 

@@ -35,7 +35,14 @@ from mlops.contract import load_contract
 from mlops.serving import telemetry
 from mlops.serving.guard import RequestGuard
 from mlops.serving.predlog import FEEDBACK_PREFIX, PredictionLog
-from mlops.serving.runtime import Challenger, MicroBatcher, Runtime, load_packaged, request_id
+from mlops.serving.runtime import (
+    Challenger,
+    MicroBatcher,
+    Runtime,
+    client_request_id,
+    load_packaged,
+    request_id,
+)
 from mlops.serving.schema import MAX_BATCH, record_model
 
 # params.yaml project.name, which the container cannot read: MLOPS_PROJECT (the Dockerfile's ENV, the
@@ -87,6 +94,13 @@ class Label(BaseModel):
         if value in (LABELS[0], 0) and not isinstance(value, bool):
             return 0
         raise ValueError(f"label must be one of {[*LABELS]} (or 0 / 1), got {value!r}")
+
+
+def _id_headers(ctx: Any, rid: str, client: str | None) -> None:
+    """X-Request-ID: the server's id (what /feedback takes); X-Client-Request-ID: the caller's, echoed."""
+    ctx.response.headers["x-request-id"] = rid
+    if client:
+        ctx.response.headers["x-client-request-id"] = client
 
 
 def _load(tag: str) -> Any:
@@ -145,9 +159,9 @@ class ModelService:
 
     @bentoml.api(route="/predict")
     async def predict(self, record: Record, ctx: bentoml.Context) -> Prediction:  # type: ignore[valid-type]
-        rid = request_id(ctx.request.headers.get("x-request-id"))
-        answer: dict[str, Any] = await self.batcher.submit(record.model_dump(), rid)  # type: ignore[attr-defined]
-        ctx.response.headers["x-request-id"] = rid
+        rid, client = request_id(), client_request_id(ctx.request.headers.get("x-request-id"))
+        answer: dict[str, Any] = await self.batcher.submit(record.model_dump(), rid, client)  # type: ignore[attr-defined]
+        _id_headers(ctx, rid, client)
         return Prediction(**answer)
 
     @bentoml.api(route="/predict_batch")
@@ -156,10 +170,11 @@ class ModelService:
         records: Annotated[list[Record], Field(min_length=1, max_length=MAX_BATCH)],  # type: ignore[valid-type]
         ctx: bentoml.Context,
     ) -> Predictions:
-        rid = request_id(ctx.request.headers.get("x-request-id"))
+        rid, client = request_id(), client_request_id(ctx.request.headers.get("x-request-id"))
         rids = [f"{rid}:{i}" for i in range(len(records))]
-        answers = self.runtime.predict([r.model_dump() for r in records], rids)  # type: ignore[attr-defined]
-        ctx.response.headers["x-request-id"] = rid
+        clients = [f"{client}:{i}" if client else None for i in range(len(records))]
+        answers = self.runtime.predict([r.model_dump() for r in records], rids, clients)  # type: ignore[attr-defined]
+        _id_headers(ctx, rid, client)
         return Predictions(predictions=[Prediction(**a) for a in answers])
 
     @bentoml.api(route="/feedback")
