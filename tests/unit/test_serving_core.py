@@ -151,13 +151,19 @@ def test_rejection_reasons_come_from_the_first_pydantic_error() -> None:
     assert reason_of(b"not json") == "invalid"
 
 
-def guarded(path: str, pieces: list[bytes], stall: bool = False) -> tuple[int, list[bytes]]:
+def guarded(
+    path: str,
+    pieces: list[bytes],
+    stall: bool = False,
+    token: str = "",
+    headers: tuple[tuple[bytes, bytes], ...] = (),
+) -> tuple[int, list[bytes]]:
     """One POST through RequestGuard (100-byte limit, 0.05 s body timeout) in front of an echo app: the
     status answered and the bodies the app got. The body comes in `pieces`, with no Content-Length."""
     seen: list[bytes] = []
 
     class Echo:
-        routes = tuple(SimpleNamespace(path=p) for p in ("/predict", "/livez"))
+        routes = tuple(SimpleNamespace(path=p) for p in ("/predict", "/feedback", "/livez"))
 
         async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
             seen.append((await receive())["body"])
@@ -183,9 +189,10 @@ def guarded(path: str, pieces: list[bytes], stall: bool = False) -> tuple[int, l
         "type": "http",
         "method": "POST",
         "path": path,
-        "headers": [(b"content-type", b"application/json")],
+        "headers": [(b"content-type", b"application/json"), *headers],
     }
-    asyncio.run(RequestGuard(Echo(), max_body_bytes=100, body_timeout_s=0.05)(scope, receive, send))
+    guard = RequestGuard(Echo(), max_body_bytes=100, body_timeout_s=0.05, feedback_token=token)
+    asyncio.run(guard(scope, receive, send))
     return status[0], seen
 
 
@@ -194,6 +201,18 @@ def test_the_guard_refuses_unknown_paths_and_bounds_bodies_in_bytes_and_time() -
     assert guarded("/wp-admin.php", [b"{}"]) == (404, [])
     assert guarded("/predict", [b" " * 60, b" " * 60, b"{}"]) == (413, [])  # chunked: no Content-Length
     assert guarded("/predict", [b'{"a":', b" 1}"], stall=True) == (408, [])
+
+
+def test_feedback_needs_the_bearer_token_once_one_is_set() -> None:
+    body = [b'{"labels": []}']
+    assert guarded("/feedback", body)[0] == 200  # no token configured: open (a developer's loopback)
+    assert guarded("/feedback", body, token="s3cret") == (401, [])
+    assert (
+        guarded("/feedback", body, token="s3cret", headers=((b"authorization", b"Bearer wrong"),))[0] == 401
+    )
+    authorized = ((b"authorization", b"Bearer s3cret"),)
+    assert guarded("/feedback", body, token="s3cret", headers=authorized)[0] == 200
+    assert guarded("/predict", body, token="s3cret")[0] == 200  # predictions need no token
 
 
 def test_smoke_verdicts_name_the_request_and_the_numbers() -> None:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -37,6 +38,8 @@ KNOBS = {"none": (0.0, 0.0), "covariate": (1.0, 0.0), "concept": (0.0, 1.0), "bo
 
 def _post(url: str, payload: dict[str, Any], rid: str | None = None) -> dict[str, Any]:
     headers = {"content-type": "application/json", **({"x-request-id": rid} if rid else {})}
+    if url.endswith("/feedback") and (token := os.environ.get("MLOPS_FEEDBACK_TOKEN")):
+        headers["authorization"] = f"Bearer {token}"  # the service's guard asks for it once one is set
     req = urllib.request.Request(url, data=json.dumps(payload).encode(), headers=headers, method="POST")
     try:
         with urllib.request.urlopen(req, timeout=60) as resp:

@@ -13,6 +13,9 @@ Hostile traffic stays bounded (issue 13):
 - the body limit counts the bytes actually received (chunked bodies have no Content-Length);
 - the whole body must arrive within BODY_TIMEOUT_S, else 408: a stalled or short body must not hold a
   concurrency slot until BentoML's 30 s timeout answers 504.
+- `/feedback` writes ground truth the retrain trains on: with MLOPS_FEEDBACK_TOKEN set (a Kubernetes
+  Secret, a CI secret), only `Authorization: Bearer <token>` may post labels (401 otherwise, counted as
+  reason="unauthorized"). Unset, it is open, as on a developer's loopback server.
 The body of a POST to our routes is read here, up to the limit, and replayed to BentoML (which reads all
 of it anyway to parse the JSON).
 """
@@ -20,6 +23,7 @@ of it anyway to parse the JSON).
 from __future__ import annotations
 
 import asyncio
+import hmac
 import json
 import os
 from pathlib import Path
@@ -33,6 +37,7 @@ ROUTES = ("/predict", "/predict_batch", "/feedback")
 # accept (2 MB) takes well under a second on any network a client should call from, and every stalled
 # request holds one of the server's concurrency slots. MLOPS_BODY_TIMEOUT_S overrides it (the tests use 1).
 BODY_TIMEOUT_S = float(os.environ.get("MLOPS_BODY_TIMEOUT_S", "10"))
+FEEDBACK_TOKEN_ENV = "MLOPS_FEEDBACK_TOKEN"
 # pydantic error types -> the reason label of mlops_rejected_requests_total
 REASONS = (
     ("finite_number", "non_finite"),
@@ -140,6 +145,7 @@ class RequestGuard:
         max_body_bytes: int = 2_000_000,
         body_timeout_s: float | None = None,
         server_nonce: str | None = None,
+        feedback_token: str | None = None,
     ) -> None:
         self.app = app
         self.max_body = max_body_bytes
@@ -149,6 +155,8 @@ class RequestGuard:
         # the server it started, not to an orphan of an earlier one on the same port.
         nonce = os.environ.get(NONCE_ENV, "") if server_nonce is None else server_nonce
         self.stamp = (SERVER_HEADER.lower().encode(), nonce.encode("latin-1", "replace")) if nonce else None
+        token = os.environ.get(FEEDBACK_TOKEN_ENV, "") if feedback_token is None else feedback_token
+        self.feedback_auth = f"Bearer {token}".encode("latin-1") if token else None
 
     def is_known(self, path: str) -> bool:
         if self._known is None:  # the app's routes are complete once it serves (mounts are added late)
@@ -178,8 +186,16 @@ class RequestGuard:
             await self._guard_body(scope, receive, send)
 
     async def _refused_by_headers(self, scope: dict[str, Any], receive: Any, send: Any) -> bool:
-        """Answer 415 (not JSON) or 413 (declared too large) before any of the body is read."""
+        """Answer 401 (feedback without its token), 415 (not JSON) or 413 (declared too large) before any
+        of the body is read."""
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        if scope["path"] == "/feedback" and self.feedback_auth is not None:
+            given = headers.get("authorization", "").encode("latin-1")
+            if not hmac.compare_digest(given, self.feedback_auth):  # constant time: no token oracle
+                count_rejected("unauthorized")
+                await _drain(receive, 10 * self.max_body, self.body_timeout)
+                await _reply(send, 401, f"/feedback needs Authorization: Bearer <{FEEDBACK_TOKEN_ENV}>")
+                return True
         ctype = headers.get("content-type", "").split(";")[0].strip().lower()
         if ctype != "application/json":
             count_rejected("content_type")
