@@ -246,3 +246,16 @@ def markdown(report: dict[str, Any]) -> str:
 def _cell(text: str) -> str:
     """Escape a string for a markdown table cell."""
     return text.replace("|", "\\|").replace("\n", " ")
+
+
+def require_passed(report: dict[str, Any], path: str) -> None:
+    """Refuse to go on from data the gate failed (`dvc repro -s split` runs split alone, whatever
+    `validate` said): InputError naming the report and its first failures."""
+    from mlops.io import InputError
+
+    if report.get("success") is True:
+        return
+    failures = report.get("failures") or ["the report does not say the data passed"]
+    shown = "; ".join(str(f) for f in failures[:3])
+    more = f" (and {len(failures) - 3} more)" if len(failures) > 3 else ""
+    raise InputError(f"{path}: the data failed validation, so it is not split: {shown}{more}")

@@ -84,3 +84,20 @@ def test_the_example_world_is_consistent() -> None:
     from mlops.contract import load_contract
 
     assert mismatches(world_params(), load_contract(WORLD / "contract.yaml")) == []
+
+
+def test_split_refuses_data_the_gate_failed_even_when_run_alone(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+
+    report = tmp_path / "validation.json"
+    failures = ["FAILED: expect_column_values_to_not_be_null on column `age`: 3 unexpected values"]
+    report.write_text(json.dumps({"success": False, "failures": failures}))
+    argv = ["split", "--params", str(WORLD / "params.yaml"), "--contract", str(WORLD / "contract.yaml")]
+    argv += ["--data", str(tmp_path / "raw.parquet"), "--validation", str(report)]
+    argv += ["--train-out", str(tmp_path / "train.parquet"), "--test-out", str(tmp_path / "test.parquet")]
+    assert main(argv) == EXIT_USAGE
+    err = capsys.readouterr().err
+    assert "the data failed validation, so it is not split" in err and "column `age`" in err
+    assert not (tmp_path / "train.parquet").exists()

@@ -11,16 +11,25 @@ import sys
 from pathlib import Path
 
 from mlops.consistency import load_checked
-from mlops.io import read_table, write_json, write_parquet
+from mlops.io import read_json, read_table, write_json, write_parquet
 from mlops.splitting import rate_gap_problem, split_frame, split_report
+from mlops.validation import require_passed
 
 
 def run(
-    params: Path, contract: Path, data: Path, train_out: Path, test_out: Path, report: Path | None = None
+    params: Path,
+    contract: Path,
+    data: Path,
+    validation: Path,
+    train_out: Path,
+    test_out: Path,
+    report: Path | None = None,
 ) -> int:
     """`report` (optional): where the parts' rows and rates go as JSON, written whether the check passes or
-    not (it is the evidence); the two Parquet parts are written only when it passes."""
+    not (it is the evidence); the two Parquet parts are written only when it passes. `validation`: the
+    data gate's report on `data`; a failed one stops the stage (exit 2) before anything is read."""
     config, data_contract = load_checked(params, contract)
+    require_passed(read_json(validation), str(validation))
     section = config.split
     df = read_table(data)
     train, test = split_frame(
