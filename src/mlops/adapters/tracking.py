@@ -9,6 +9,7 @@ links a DVC-tracked model to its MLflow run.
 from __future__ import annotations
 
 import os
+import socket
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -28,6 +29,43 @@ class LoggedModel:
     run_id: str
     model_uri: str
     registered_version: str | None
+    closed_orphans: tuple[str, ...] = ()  # RUNNING runs of dead trainings, marked KILLED first
+
+
+# Who runs a training: a run left RUNNING by a process that no longer exists (SIGKILL, OOM, a lost CI
+# runner) is an orphan the next training on the same host marks KILLED, instead of "running" forever.
+PID_TAG, HOST_TAG = "mlops.pid", "mlops.host"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's live process
+        return True
+    return True
+
+
+def close_orphans(experiment: str) -> list[str]:
+    """Mark KILLED the RUNNING runs of `experiment` started on this host by a process that is gone."""
+    mlflow = _mlflow()
+    if mlflow.get_experiment_by_name(experiment) is None:
+        return []
+    host = socket.gethostname()
+    found = mlflow.search_runs(
+        experiment_names=[experiment],
+        filter_string=f"attributes.status = 'RUNNING' and tags.`{HOST_TAG}` = '{host}'",
+        output_format="list",
+    )
+    client = mlflow.tracking.MlflowClient()
+    closed = []
+    for run in found:
+        pid = run.data.tags.get(PID_TAG, "")
+        if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
+            client.set_terminated(run.info.run_id, status="KILLED")
+            closed.append(run.info.run_id)
+    return closed
 
 
 def _mlflow() -> Any:
@@ -63,11 +101,13 @@ def log_training(
     from mlflow.models import infer_signature
 
     mlflow.set_experiment(experiment)
+    closed = close_orphans(experiment)
     signature = infer_signature(input_example, model.predict_proba(input_example)[:, 1])
     # skops refuses unknown types on load; this model was built by us in this process, so the types it
     # contains are exactly the ones to trust (e.g. sklearn's tree predictors).
     trusted = sio.get_untrusted_types(data=sio.dumps(model))
-    with mlflow.start_run(run_name=f"train-{params.get('estimator', 'model')}") as run:
+    owner = {PID_TAG: str(os.getpid()), HOST_TAG: socket.gethostname()}
+    with mlflow.start_run(run_name=f"train-{params.get('estimator', 'model')}", tags=owner) as run:
         mlflow.log_params(params)
         mlflow.log_metrics(metrics)
         mlflow.set_tags(tags)
@@ -81,7 +121,8 @@ def log_training(
             registered_model_name=registered_model or None,
         )
     version = getattr(info, "registered_model_version", None)
-    return LoggedModel(run.info.run_id, info.model_uri, str(version) if version is not None else None)
+    registered = str(version) if version is not None else None
+    return LoggedModel(run.info.run_id, info.model_uri, registered, tuple(closed))
 
 
 def log_to_model_run(

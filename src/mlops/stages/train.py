@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import tempfile
 from pathlib import Path
 
@@ -18,8 +19,20 @@ from mlops.lineage import file_md5, git_state
 from mlops.modeling import estimator_params, fit, input_columns, targets
 
 
+def _terminate(signum: int, frame: object) -> None:
+    """SIGTERM (a cancelled CI job, `kill`) unwinds like an error: the MLflow run ends FAILED and the
+    temporary model file is removed, instead of a RUNNING run and a stray file."""
+    raise SystemExit(128 + signum)
+
+
 def run(params: Path, contract: Path, train: Path, model_out: Path) -> int:
+    signal.signal(signal.SIGTERM, _terminate)
     config, data_contract = load_checked(params, contract)
+    # Left by a training killed outright (SIGKILL cannot be caught): DVC runs one train per repository at
+    # a time, so every such file here is an orphan.
+    for stray in model_out.parent.glob(".model.*.tmp") if model_out.parent.is_dir() else ():
+        stray.unlink(missing_ok=True)
+        print(f"train: removed {stray}, left by a training that was killed")
     section = config.train
     df = read_table(train)
     columns = input_columns(data_contract)
@@ -60,4 +73,6 @@ def run(params: Path, contract: Path, train: Path, model_out: Path) -> int:
     version = f", registered version {logged.registered_version}" if logged.registered_version else ""
     print(f"train: {section.estimator} on {len(df)} rows -> {model_out} (md5 {md5})")
     print(f"train: MLflow run {logged.run_id}{version} at {tracking_uri()}")
+    for orphan in logged.closed_orphans:
+        print(f"train: MLflow run {orphan} was left RUNNING by a killed training: marked KILLED")
     return 0
