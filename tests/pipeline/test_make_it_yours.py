@@ -166,6 +166,7 @@ def test_a_different_dataset_goes_through_the_whole_loop_with_no_code_edits(
         out = make(repo, "drift", f"LOG_DIR={log_dir}", check=False, env=env)
         verdict = json.loads((repo / ".deploy" / "staging" / "drift" / "drift.json").read_text())
         assert verdict["status"] == "drift", out
+        assert verdict["quality"]["smoke_excluded"] >= 100  # the deploy's smoke requests: not traffic
 
         # The retrain loop: the labelled window becomes the extract, the pipeline runs on it.
         out = make(repo, "retrain-data", f"LOG_DIR={log_dir}", env=env)

@@ -326,3 +326,14 @@ def test_a_reused_client_id_is_logged_beside_unique_server_ids_and_a_shared_id_g
     ]
     assert rules.labelled(frame, feedback).empty
     assert rules.label_join(frame, feedback) == {"ambiguous_predictions": 2, "unmatched_labels": 1}
+
+
+def test_smoke_requests_are_logged_as_such_and_left_out_of_drift_and_retrain() -> None:
+    from mlops.monitoring import drift as rules
+
+    logged: list[dict[str, Any]] = []
+    rt = runtime(None, logged)
+    rt.predict([GOOD, GOOD], ["a", "b"], None, ["smoke", None])
+    assert logged[0]["traffic"] == "smoke" and "traffic" not in logged[1]
+    kept, smoke = rules.production_traffic(logged)
+    assert smoke == 1 and [r["request_id"] for r in kept] == ["b"]

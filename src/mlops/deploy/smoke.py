@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from mlops.serving import SERVER_HEADER
+from mlops.serving import SERVER_HEADER, SMOKE_TRAFFIC, TRAFFIC_HEADER
 
 TOLERANCE = 1e-6  # same model bytes and preprocessing give the same float; this only absorbs JSON rounding
 
@@ -44,7 +44,8 @@ class SmokeResult:
 
 def _post(url: str, payload: dict[str, Any], timeout: float) -> Observation:
     data = json.dumps(payload).encode()
-    req = urllib.request.Request(url, data=data, headers={"content-type": "application/json"}, method="POST")
+    headers = {"content-type": "application/json", TRAFFIC_HEADER: SMOKE_TRAFFIC}  # kept out of drift
+    req = urllib.request.Request(url, data=data, headers=headers, method="POST")
     start = time.perf_counter()
     try:
         with urllib.request.urlopen(req, timeout=timeout) as resp:

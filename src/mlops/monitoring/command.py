@@ -142,14 +142,20 @@ def run(
     if not log_dir.is_dir():
         raise InputError(f"prediction log folder not found: {log_dir}")
     now = now or dt.datetime.now(dt.UTC)
-    frame = rules.log_frame(read_records(log_dir))
+    records, smoke = rules.production_traffic(read_records(log_dir))
+    frame = rules.log_frame(records)
     stamps = rules.timestamp_check(frame, section.window_hours, now)
     current, duplicates = rules.deduplicate(rules.window(frame, section.window_hours, now))
     current = current.tail(section.sample_cap)
     feedback = read_records(log_dir, FEEDBACK_PREFIX)
     # What the label join left out (ambiguous ids, labels for no logged prediction): shown, not alarmed.
     labels = rules.label_join(current, feedback)
-    quality: dict[str, Any] = {"timestamps": stamps, "duplicates": duplicates, "labels": labels}
+    quality: dict[str, Any] = {
+        "timestamps": stamps,
+        "duplicates": duplicates,
+        "labels": labels,
+        "smoke_excluded": smoke,  # a deploy's own smoke requests: in the log, not production traffic
+    }
     baseline = read_json(metrics)
     concept = rules.concept_check(rules.labelled(current, feedback), baseline, threshold, section)
     out.mkdir(parents=True, exist_ok=True)

@@ -29,6 +29,13 @@ VANISHED_MIN_EXPECTED = 20
 _OFFSET = re.compile(r"[T ]\d{2}(?::?\d{2}(?::?\d{2}(?:[.,]\d+)?)?)?\s*(?:Z|[+-]\d{2}(?::?\d{2})?)$", re.I)
 
 
+def production_traffic(records: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], int]:
+    """The log records of real traffic, and how many were a deploy's smoke requests (left out: the golden
+    rows replayed at every deploy would look like a shift towards them and train a retrain on them)."""
+    kept = [r for r in records if r.get("traffic") != "smoke"]
+    return kept, len(records) - len(kept)
+
+
 def log_frame(records: list[dict[str, Any]]) -> pd.DataFrame:
     """Prediction-log records as one row each: request id, time, model, probability, class, inputs.
 

@@ -70,9 +70,10 @@ def run(
         raise InputError(f"prediction log folder not found: {log_dir}")
     # No cap: the extract keeps every labelled row of the window. monitoring.sample_cap bounds what the
     # drift check computes on; applied here it would silently train on fewer rows than were labelled.
-    frame = rules.window(
-        rules.log_frame(read_records(log_dir)), section.window_hours, dt.datetime.now(dt.UTC)
-    )
+    records, smoke = rules.production_traffic(read_records(log_dir))
+    frame = rules.window(rules.log_frame(records), section.window_hours, dt.datetime.now(dt.UTC))
+    if smoke:
+        print(f"refresh-data: left out {smoke} smoke-test predictions (a deploy's own requests)")
     feedback = read_records(log_dir, FEEDBACK_PREFIX)
     joined = rules.labelled(frame, feedback)
     left_out = rules.label_join(frame, feedback)

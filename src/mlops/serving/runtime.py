@@ -99,11 +99,16 @@ class Runtime:
         self._count = on_prediction or (lambda version, cls: None)
 
     def predict(
-        self, records: list[dict[str, Any]], rids: list[str], client_ids: list[str | None] | None = None
+        self,
+        records: list[dict[str, Any]],
+        rids: list[str],
+        client_ids: list[str | None] | None = None,
+        traffic: list[str | None] | None = None,
     ) -> list[dict[str, Any]]:
         """Answers for `records`, in order; each answer and the model that gave it is logged. `client_ids`:
         the callers' own ids (X-Request-ID), logged beside the server's and the key of the sticky split."""
         clients = client_ids or [None] * len(records)
+        kinds = traffic or [None] * len(records)  # "smoke": a deploy's own requests (mlops.serving)
         if self.time_column:  # an omitted event date is the request's date (UTC), as the drift job expects
             today = dt.datetime.now(dt.UTC).date().isoformat()
             records = [r if r.get(self.time_column) else {**r, self.time_column: today} for r in records]
@@ -134,6 +139,7 @@ class Runtime:
                 "probability": p,
                 "predicted": cls,  # the log's own field: 0/1 whatever the contract calls the classes
                 "client_request_id": clients[i],
+                **({"traffic": kinds[i]} if kinds[i] else {}),
                 "timestamp": now,
                 "role": "champion" if model is self.champion else "challenger",
                 "inputs": record,
@@ -151,9 +157,9 @@ class Runtime:
         return answers
 
 
-# (records, server request ids, client request ids) -> answers, in order
-Score = Callable[[list[dict[str, Any]], list[str], list[str | None]], list[dict[str, Any]]]
-_Queued = tuple[dict[str, Any], str, str | None, "asyncio.Future[dict[str, Any]]"]
+# (records, server request ids, client request ids, traffic kinds) -> answers, in order
+Score = Callable[[list[dict[str, Any]], list[str], list[str | None], list[str | None]], list[dict[str, Any]]]
+_Queued = tuple[dict[str, Any], str, str | None, str | None, "asyncio.Future[dict[str, Any]]"]
 
 
 class MicroBatcher:
@@ -166,12 +172,14 @@ class MicroBatcher:
         self._task: asyncio.Task[None] | None = None
         self.batch_sizes: list[int] = []
 
-    async def submit(self, record: dict[str, Any], rid: str, client: str | None = None) -> dict[str, Any]:
+    async def submit(
+        self, record: dict[str, Any], rid: str, client: str | None = None, traffic: str | None = None
+    ) -> dict[str, Any]:
         if self._queue is None:
             self._queue = asyncio.Queue()
             self._task = asyncio.get_running_loop().create_task(self._drain())
         future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
-        await self._queue.put((record, rid, client, future))
+        await self._queue.put((record, rid, client, traffic, future))
         return await future
 
     async def _drain(self) -> None:
@@ -184,7 +192,11 @@ class MicroBatcher:
                 self.batch_sizes.append(len(batch))
             try:
                 answers = await asyncio.to_thread(
-                    self._score, [b[0] for b in batch], [b[1] for b in batch], [b[2] for b in batch]
+                    self._score,
+                    [b[0] for b in batch],
+                    [b[1] for b in batch],
+                    [b[2] for b in batch],
+                    [b[3] for b in batch],
                 )
             except Exception as exc:  # every waiting request gets the error, the batcher lives on
                 for *_, fut in batch:

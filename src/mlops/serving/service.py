@@ -32,7 +32,7 @@ from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator
 
 from mlops.adapters import bento as bento_store
 from mlops.contract import load_contract
-from mlops.serving import telemetry
+from mlops.serving import SMOKE_TRAFFIC, TRAFFIC_HEADER, telemetry
 from mlops.serving.guard import RequestGuard
 from mlops.serving.predlog import FEEDBACK_PREFIX, PredictionLog
 from mlops.serving.runtime import (
@@ -94,6 +94,11 @@ class Label(BaseModel):
         if value in (LABELS[0], 0) and not isinstance(value, bool):
             return 0
         raise ValueError(f"label must be one of {[*LABELS]} (or 0 / 1), got {value!r}")
+
+
+def _traffic(ctx: Any) -> str | None:
+    """ "smoke" for a deploy's own smoke requests (logged, and left out of drift and retrain), else None."""
+    return SMOKE_TRAFFIC if ctx.request.headers.get(TRAFFIC_HEADER.lower()) == SMOKE_TRAFFIC else None
 
 
 def _id_headers(ctx: Any, rid: str, client: str | None) -> None:
@@ -160,7 +165,8 @@ class ModelService:
     @bentoml.api(route="/predict")
     async def predict(self, record: Record, ctx: bentoml.Context) -> Prediction:  # type: ignore[valid-type]
         rid, client = request_id(), client_request_id(ctx.request.headers.get("x-request-id"))
-        answer: dict[str, Any] = await self.batcher.submit(record.model_dump(), rid, client)  # type: ignore[attr-defined]
+        kind = _traffic(ctx)
+        answer: dict[str, Any] = await self.batcher.submit(record.model_dump(), rid, client, kind)  # type: ignore[attr-defined]
         _id_headers(ctx, rid, client)
         return Prediction(**answer)
 
@@ -173,7 +179,8 @@ class ModelService:
         rid, client = request_id(), client_request_id(ctx.request.headers.get("x-request-id"))
         rids = [f"{rid}:{i}" for i in range(len(records))]
         clients = [f"{client}:{i}" if client else None for i in range(len(records))]
-        answers = self.runtime.predict([r.model_dump() for r in records], rids, clients)  # type: ignore[attr-defined]
+        kinds = [_traffic(ctx)] * len(records)
+        answers = self.runtime.predict([r.model_dump() for r in records], rids, clients, kinds)  # type: ignore[attr-defined]
         _id_headers(ctx, rid, client)
         return Predictions(predictions=[Prediction(**a) for a in answers])
 
