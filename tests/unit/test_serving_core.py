@@ -337,3 +337,20 @@ def test_smoke_requests_are_logged_as_such_and_left_out_of_drift_and_retrain() -
     assert logged[0]["traffic"] == "smoke" and "traffic" not in logged[1]
     kept, smoke = rules.production_traffic(logged)
     assert smoke == 1 and [r["request_id"] for r in kept] == ["b"]
+
+
+def test_a_packaged_model_whose_bytes_changed_is_refused_naming_both_md5s(tmp_path: Path) -> None:
+    import joblib
+
+    from mlops.lineage import file_md5
+    from mlops.serving.runtime import CorruptedModelError, load_packaged, verify_packaged
+
+    joblib.dump(Constant(0.2), tmp_path / "model.joblib")
+    metadata = {"model_md5": file_md5(tmp_path / "model.joblib"), "threshold": 0.3}
+    verify_packaged(tmp_path, metadata)  # intact
+    with (tmp_path / "model.joblib").open("ab") as fh:
+        fh.write(b"\0")  # one byte more: what a bad copy or a truncated volume leaves
+    with pytest.raises(CorruptedModelError) as err:
+        load_packaged(tmp_path, "m:1", metadata)
+    assert metadata["model_md5"] in str(err.value) and file_md5(tmp_path / "model.joblib") in str(err.value)
+    assert "make package" in str(err.value)

@@ -135,6 +135,12 @@ def ensure_model(
 
     tag = model_tag(name, metadata["model_md5"])
     if (stored := bento.find_model(tag)) is not None:
+        from mlops.serving.runtime import CorruptedModelError, verify_packaged
+
+        try:  # found by tag: its bytes must still be the tag's, or the export would ship a corrupt model
+            verify_packaged(stored.path, stored.metadata)
+        except CorruptedModelError as exc:
+            raise InputError(str(exc)) from None
         return stored.tag
     files: dict[str, Path | str] = {
         "model.joblib": model_path,

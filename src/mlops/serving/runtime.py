@@ -208,10 +208,31 @@ class MicroBatcher:
                     fut.set_result(answer)
 
 
+class CorruptedModelError(RuntimeError):
+    """A packaged model file whose bytes are not the ones its metadata names: never served."""
+
+
+def verify_packaged(path: Path, metadata: dict[str, Any]) -> None:
+    """The model file's md5 must be the `model_md5` it was packaged (and tagged) with: a store entry
+    changed on disk (a bad copy, a truncated volume, a tampered file) is refused, by name, at start-up."""
+    from mlops.lineage import file_md5
+
+    file = path / "model.joblib"
+    expected = str(metadata.get("model_md5", ""))
+    actual = file_md5(file) if file.exists() else "missing"
+    if actual != expected:
+        raise CorruptedModelError(
+            f"{file}: md5 {actual}, but the model was packaged as md5 {expected or '(none recorded)'}: "
+            "the store entry is corrupted; delete it (bentoml models delete <tag>) and run make package"
+        )
+
+
 def load_packaged(path: Path, version: str, metadata: dict[str, Any]) -> LoadedModel:
-    """A model saved by `mlops package` into a BentoML model folder (model.joblib + metadata)."""
+    """A model saved by `mlops package` into a BentoML model folder (model.joblib + metadata), its bytes
+    verified against the md5 it was packaged with first."""
     from mlops.io import load_model
 
+    verify_packaged(path, metadata)
     return LoadedModel(
         version=version,
         model=load_model(path / "model.joblib"),
