@@ -32,6 +32,8 @@ class Column(BaseModel):
     max: float | dt.date | None = None
     values: tuple[str | int, ...] | None = None
     pattern: str | None = None
+    # date columns: at most this many days after the day validation runs (0: no future dates)
+    max_future_days: int | None = Field(default=None, ge=0)
 
     @model_validator(mode="after")
     def _consistent(self) -> Column:
@@ -41,6 +43,8 @@ class Column(BaseModel):
             raise ValueError("a category column needs `values` (its allowed categories)")
         if self.role == "target" and (self.values is None or len(self.values) != 2):
             raise ValueError("the target column must list exactly two `values` (binary classification)")
+        if self.max_future_days is not None and self.type != "date":
+            raise ValueError("`max_future_days` only applies to a date column")
         if self.max_null_fraction is not None and not self.nullable:
             raise ValueError("`max_null_fraction` only makes sense on a nullable column")
         if self.min is not None and self.max is not None and self.min > self.max:  # type: ignore[operator]

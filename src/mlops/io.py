@@ -76,6 +76,11 @@ def read_table(
         parsed = pd.to_datetime(df[time_column], errors="coerce")
         if parsed.notna().sum() == df[time_column].notna().sum():
             df[time_column] = parsed
+    for name in df.columns:
+        # Timezone-aware dates (a Parquet writer's, or CSV values with an offset) are read as UTC without
+        # an offset: the contract's date type, and one clock for every comparison and every window.
+        if isinstance(df[name].dtype, pd.DatetimeTZDtype):
+            df[name] = df[name].dt.tz_convert("UTC").dt.tz_localize(None)
     return df
 
 

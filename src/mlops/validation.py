@@ -118,6 +118,38 @@ def _column_specs(name: str, col: Column, contract: Contract) -> list[Expectatio
     return specs
 
 
+def future_dates(df: Any, contract: Contract, today: dt.date) -> list[CheckResult]:
+    """Date columns with `max_future_days`: no value later than `today` + that many days (a bound relative
+    to the run, which a fixed `max` cannot express: event dates from the future mean a clock or a join is
+    wrong). The rule is shown relative, so the report is the same every day the data is."""
+    import pandas as pd
+
+    out = []
+    for name, col in contract.data_columns.items():
+        if col.type != "date" or col.max_future_days is None or name not in df.columns:
+            continue
+        limit = pd.Timestamp(today + dt.timedelta(days=col.max_future_days))
+        values = pd.to_datetime(df[name], errors="coerce")
+        late = values[values > limit]
+        spec = ExpectationSpec(
+            "expect_column_values_to_be_at_most_days_ahead",
+            {"column": name, "max_future_days": col.max_future_days},
+            f"no `{name}` later than the run's date + {col.max_future_days} days",
+        )
+        examples = sorted({str(v.date()) for v in late})[:5]
+        out.append(
+            CheckResult(
+                spec,
+                late.empty,
+                observed=str(values.max().date()) if values.notna().any() else None,
+                unexpected_count=len(late),
+                unexpected_percent=round(100.0 * len(late) / max(int(values.notna().sum()), 1), 6),
+                examples=examples,
+            )
+        )
+    return out
+
+
 def _mean_is_rate(contract: Contract) -> bool:
     """A 0/1 target whose positive label is 1: its column mean is the positive rate (GX checks it)."""
     return contract.labels == (0, 1)
@@ -193,7 +225,9 @@ def describe(result: CheckResult) -> str:
         parts = [f"{kind} columns {sorted(cols)}" for kind, cols in sorted(mismatched.items()) if cols]
         return f"FAILED: {head}: " + "; ".join(parts)
     if result.unexpected_count is not None:
-        pct = f" ({result.unexpected_percent:.2f}% of non-null values)" if result.unexpected_percent else ""
+        # GX counts a null check's misses among all rows, every other check's among the non-null values.
+        base = "rows" if spec.type == "expect_column_values_to_not_be_null" else "non-null values"
+        pct = f" ({result.unexpected_percent:.2f}% of {base})" if result.unexpected_percent else ""
         return f"FAILED: {head}: {result.unexpected_count} unexpected values{pct}, e.g. {result.examples[:5]}"
     if result.observed is None:
         return f"FAILED: {head}: could not be evaluated (check the column's type)"

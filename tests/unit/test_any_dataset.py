@@ -99,3 +99,18 @@ def test_a_0_1_target_whose_positive_label_is_0_is_bounded_on_the_share_of_0s() 
     assert "expect_column_mean_to_be_between" not in specs  # the mean is the rate of 1s, not of positives
     check = positive_rate(frame, flipped)
     assert check is not None and not check.success and 0.65 < check.observed < 0.75  # 0s: over the 0.5 max
+
+
+def test_a_null_check_counts_its_misses_among_all_rows_and_says_so() -> None:
+    from mlops.validation import CheckResult, ExpectationSpec
+
+    spec = ExpectationSpec("expect_column_values_to_not_be_null", {"column": "age"}, "no missing values")
+    failed = CheckResult(spec, False, unexpected_count=3, unexpected_percent=1.5, examples=[None])
+    assert "3 unexpected values (1.50% of rows)" in failed.message
+    ranged = ExpectationSpec(
+        "expect_column_values_to_be_between", {"column": "age", "max_value": 90}, "range"
+    )
+    assert (
+        "(2.00% of non-null values)"
+        in CheckResult(ranged, False, unexpected_count=4, unexpected_percent=2.0).message
+    )

@@ -124,3 +124,36 @@ def test_zip_magic_is_not_confused_with_text(tmp_path: Path) -> None:
         z.writestr("xl/workbook.xml", "<x/>")
     with pytest.raises(InputError, match="not CSV text"):
         read_table(path)
+
+
+def test_timezone_aware_dates_are_read_as_utc_without_an_offset(tmp_path: Path) -> None:
+    path = tmp_path / "t.parquet"
+    stamps = pd.to_datetime(["2025-03-01T23:30:00+02:00", "2025-03-01T21:00:00+02:00"]).tz_convert(
+        "Asia/Tokyo"
+    )
+    pd.DataFrame({"when": stamps}).to_parquet(path)
+    read = read_table(path)
+    assert str(read["when"].dtype).startswith("datetime64[") and read["when"].dt.tz is None
+    assert [str(v) for v in read["when"]] == ["2025-03-01 21:30:00", "2025-03-01 19:00:00"]  # UTC
+
+
+def test_dates_from_the_future_fail_the_gate_relative_to_the_run_with_the_values_shown() -> None:
+    import datetime as dt
+
+    from mlops.validation import future_dates
+
+    contract = Contract.model_validate(
+        {
+            **CONTRACT.model_dump(),
+            "columns": {
+                **CONTRACT.model_dump()["columns"],
+                "seen": {"type": "date", "role": "time", "max_future_days": 1},
+            },
+        }
+    )
+    today = dt.date(2026, 12, 1)
+    frame = pd.DataFrame({"seen": pd.to_datetime(["2026-11-30", "2026-12-02", "2027-01-15"])})
+    [check] = future_dates(frame, contract, today)
+    assert not check.success and check.unexpected_count == 1 and check.examples == ["2027-01-15"]
+    assert "max_future_days=1" in check.message and "2027-01-15" in check.message
+    assert future_dates(frame, contract, dt.date(2027, 2, 1))[0].success  # the same data, a later run

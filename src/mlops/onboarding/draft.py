@@ -177,6 +177,7 @@ def _fields(series: pd.Series, kind: str) -> dict[str, Any]:
         fields["min"], fields["max"] = numeric_bounds(present, kind == "integer")
     elif kind == "date" and not present.empty:
         fields["min"], fields["max"] = date_bounds(present)
+        fields["max_future_days"] = 1  # no event from the future (one day of clock and timezone slack)
     elif kind == "category":
         fields["values"] = sorted(
             {_plain(v) if not isinstance(v, bool) else str(v) for v in present}, key=str

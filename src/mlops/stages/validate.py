@@ -6,13 +6,14 @@ PR report; the exit code is what stops `dvc repro` before `split`.
 
 from __future__ import annotations
 
+import datetime as dt
 import sys
 from pathlib import Path
 
 from mlops.adapters.gx import run_expectations
 from mlops.consistency import load_checked
 from mlops.io import read_table, write_json, write_text
-from mlops.validation import expectations_for, markdown, positive_rate, summary
+from mlops.validation import expectations_for, future_dates, markdown, positive_rate, summary
 
 
 def run(params: Path, contract: Path, data: Path, report_json: Path, report_md: Path) -> int:
@@ -21,6 +22,7 @@ def run(params: Path, contract: Path, data: Path, report_json: Path, report_md: 
     results = run_expectations(df, expectations_for(data_contract, list(df.columns)))
     if (rate := positive_rate(df, data_contract)) is not None:
         results.append(rate)
+    results += future_dates(df, data_contract, dt.datetime.now(dt.UTC).date())
     report = summary(results, rows=len(df), columns=[str(c) for c in df.columns])
     write_json(report, report_json)
     write_text(markdown(report), report_md)
