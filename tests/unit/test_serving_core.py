@@ -354,3 +354,29 @@ def test_a_packaged_model_whose_bytes_changed_is_refused_naming_both_md5s(tmp_pa
         load_packaged(tmp_path, "m:1", metadata)
     assert metadata["model_md5"] in str(err.value) and file_md5(tmp_path / "model.joblib") in str(err.value)
     assert "make package" in str(err.value)
+
+
+def test_a_failed_upload_is_retried_until_the_bucket_is_back(tmp_path: Path) -> None:
+    remote = tmp_path / "remote"
+    remote.write_text("not a folder")  # the "bucket" is unreachable: every copy fails
+    events: list[tuple[str, int]] = []
+    log = PredictionLog(
+        tmp_path / "log",
+        max_records_per_file=30,
+        remote_url=f"file://{remote}",
+        observe=lambda event, count: events.append((event, count)),
+    )
+    log.extend([{"request_id": str(i)} for i in range(40)])  # one rotation: its copy fails
+    import time
+
+    for _ in range(200):
+        if ("upload_error", 1) in events:
+            break
+        time.sleep(0.01)
+    assert ("upload_error", 1) in events and "upload of predictions-" in log.errors[0]
+    remote.unlink()
+    remote.mkdir()  # the bucket is back
+    log.extend([{"request_id": str(i)} for i in range(40, 70)])  # the next batch retries first
+    log.close()
+    files = sorted(p.name for p in (tmp_path / "log").glob("predictions-*.jsonl"))
+    assert sorted(p.name for p in remote.glob("*.jsonl")) == files  # every rotated file, the failed one too

@@ -8,8 +8,8 @@ rely on. `close()` (called on graceful shutdown, i.e. SIGTERM) drains everything
 returns: nothing accepted is lost. A hard kill loses at most the records of the last unflushed batch.
 
 Team scale: set `MLOPS_PREDICTION_LOG_URL` (any fsspec URL, e.g. s3://bucket/predictions with s3fs
-installed) and every rotated file is also copied there by the writer thread; the local folder stays the
-buffer. Labels arrive later as `feedback-*.jsonl` files in the same folder (request_id, label).
+installed) and every rotated file is also copied there by the writer thread, the feedback log's too; the
+local folder stays the buffer, and a failed copy is retried on every later tick until it succeeds. Labels arrive later as `feedback-*.jsonl` files in the same folder (request_id, label).
 
 No loss is silent: every record written or dropped, every failed write or upload, and the queue depth go
 to `observe` (the service exports them as Prometheus metrics, mlops.serving.telemetry) and every failure is
@@ -76,6 +76,7 @@ class PredictionLog:
         self.written = 0
         self.errors: list[str] = []
         self._observe: Observer = observe or (lambda event, count: None)
+        self._unuploaded: list[Path] = []  # rotated files whose copy failed: retried on every tick
         self._last_write_ok = True
         self._thread = threading.Thread(target=self._run, name=f"{prefix}-log-writer", daemon=True)
         self._thread.start()
@@ -121,16 +122,23 @@ class PredictionLog:
         self._file.close()
         done, self._file, self._path = self._path, None, None
         if self.remote_url and done is not None:
-            self._upload(done)
+            self._unuploaded.append(done)
+            self._upload_pending()
 
-    def _upload(self, path: Path) -> None:
-        try:
-            import fsspec
+    def _upload_pending(self) -> None:
+        """Copy every rotated file not yet copied (oldest first); a failure keeps it for the next tick
+        (each batch, each idle minute, close), so an outage of the bucket delays the copy, never loses it."""
+        while self._unuploaded:
+            path = self._unuploaded[0]
+            try:
+                import fsspec
 
-            with fsspec.open(f"{self.remote_url}/{path.name}", "wb") as out:
-                out.write(path.read_bytes())
-        except Exception as exc:  # the local file stays; an uploader can retry it later
-            self._failed("upload_error", f"upload of {path.name} to {self.remote_url} failed: {exc}")
+                with fsspec.open(f"{self.remote_url}/{path.name}", "wb") as out:
+                    out.write(path.read_bytes())
+            except Exception as exc:  # the local file stays; retried on the next tick
+                self._failed("upload_error", f"upload of {path.name} to {self.remote_url} failed: {exc}")
+                return
+            self._unuploaded.pop(0)
 
     def _batches(self) -> Iterator[list[Any]]:
         while True:
@@ -150,6 +158,8 @@ class PredictionLog:
 
     def _run(self) -> None:
         for batch in self._batches():
+            if self._unuploaded:
+                self._upload_pending()
             before = self.written
             records = sum(1 for r in batch if r is not _STOP)
             try:
@@ -168,6 +178,12 @@ class PredictionLog:
             self._rotate()
         except Exception as exc:
             self._failed("write_error", f"closing the last file failed: {exc}")
+        if self._unuploaded:
+            self._failed(
+                "upload_error",
+                f"{len(self._unuploaded)} rotated files not copied to {self.remote_url} at shutdown: "
+                f"they stay in {self.folder} ({', '.join(p.name for p in self._unuploaded[:3])}...)",
+            )
 
     def _abandon(self) -> None:
         """A file that failed is not written again (disk full, revoked): the next record opens a new one."""

@@ -126,8 +126,11 @@ class ModelService:
             remote_url=os.environ.get("MLOPS_PREDICTION_LOG_URL"),
             observe=telemetry.log_observer("predictions"),
         )
-        self.feedback = PredictionLog(
-            LOG_DIR, prefix=FEEDBACK_PREFIX, observe=telemetry.log_observer(FEEDBACK_PREFIX)
+        self.feedback = PredictionLog(  # copied to the same bucket: a drift job fed from it needs labels
+            LOG_DIR,
+            prefix=FEEDBACK_PREFIX,
+            remote_url=os.environ.get("MLOPS_PREDICTION_LOG_URL"),
+            observe=telemetry.log_observer(FEEDBACK_PREFIX),
         )
         champion = _load(MODEL_TAG)
         challenger = None
