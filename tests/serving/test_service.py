@@ -255,3 +255,11 @@ def test_the_smoke_test_knows_which_server_answered(
             assert f"3 of 3 golden requests answered by another process on port {other.port}" in failure
     finally:
         started.stop()
+
+
+def test_the_served_api_document_describes_the_api_not_the_repository(server: Server) -> None:
+    with urllib.request.urlopen(f"{server.url}/docs.json", timeout=10) as resp:
+        info = json.loads(resp.read())["info"]
+    described = json.dumps(info)
+    assert "/predict" in described and "data contract" in described
+    assert "GitOps MLOps template" not in described and len(described) < 2000  # not the README

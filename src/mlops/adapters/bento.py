@@ -107,12 +107,17 @@ def build_bento(
     models: list[str],
     python: dict[str, Any],
     build_ctx: Path,
+    description: str,
 ) -> str:
-    """Build a bento into the store from `build_ctx` (bentofile.yaml options as arguments); its tag."""
+    """Build a bento into the store from `build_ctx` (bentofile.yaml options as arguments); its tag.
+
+    `description` is what the bento's README and the served OpenAPI document (/docs.json) say: without
+    one BentoML copies the build context's README.md, publishing the project's whole README."""
     import bentoml
 
     options: dict[str, Any] = {
         "service": service,
+        "description": description,
         "name": name,
         "labels": labels,
         "include": include,

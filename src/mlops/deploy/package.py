@@ -175,6 +175,11 @@ def build_bento(tag: str, root: Path, labels: dict[str, str]) -> str:
         models=[tag],
         python={"lock_packages": False, "packages": []},
         build_ctx=root,
+        # What the served /docs.json says: the API, never the repository's README.
+        description=(
+            f"{name} ({tag}): POST /predict {{record}}, /predict_batch {{records}}, /feedback {{labels}}; "
+            "the request schema is the data contract's."
+        ),
     )
 
 

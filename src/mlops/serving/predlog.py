@@ -9,7 +9,8 @@ returns: nothing accepted is lost. A hard kill loses at most the records of the 
 
 Team scale: set `MLOPS_PREDICTION_LOG_URL` (any fsspec URL, e.g. s3://bucket/predictions with s3fs
 installed) and every rotated file is also copied there by the writer thread, the feedback log's too; the
-local folder stays the buffer, and a failed copy is retried on every later tick until it succeeds. Labels arrive later as `feedback-*.jsonl` files in the same folder (request_id, label).
+local folder stays the buffer, and a failed copy is retried on every later tick until it succeeds. Labels
+arrive later as `feedback-*.jsonl` files in the same folder (request_id, label).
 
 No loss is silent: every record written or dropped, every failed write or upload, and the queue depth go
 to `observe` (the service exports them as Prometheus metrics, mlops.serving.telemetry) and every failure is
