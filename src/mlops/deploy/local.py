@@ -188,7 +188,10 @@ def _start(env: str, port: int, bento: str, record: EnvRecord, name: str) -> tup
         server_env["MLOPS_CHALLENGER_MODE"] = record.challenger.mode
         server_env["MLOPS_CHALLENGER_SHARE"] = str(record.challenger.share)
     bentoml_cli = str(Path(sys.executable).parent / "bentoml")
-    with (state / f"server-{port}.log").open("ab") as log:
+    log_path = state / f"server-{port}.log"
+    if log_path.exists():  # one generation kept per slot: the log of the server this one replaces
+        log_path.replace(log_path.with_name(f"{log_path.name}.1"))
+    with log_path.open("wb") as log:
         proc = subprocess.Popen(
             [bentoml_cli, "serve", bento, "--host", "127.0.0.1", "--port", str(port)],
             env=server_env,
