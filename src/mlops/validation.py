@@ -150,6 +150,40 @@ def future_dates(df: Any, contract: Contract, today: dt.date) -> list[CheckResul
     return out
 
 
+def offending_types(results: list[CheckResult], df: Any, contract: Contract) -> list[CheckResult]:
+    """Failed type checks with the values that are of the wrong type as examples. GX judges an object
+    column as a whole, so for a number column with one "x" in it every value is "unexpected" and its
+    examples are the first, good ones; the reader needs the bad ones."""
+    import dataclasses
+    import numbers
+
+    out = []
+    for result in results:
+        name = result.spec.column
+        type_check = result.spec.type == "expect_column_values_to_be_in_type_list"
+        if result.success or not type_check or name is None or name not in df:
+            out.append(result)
+            continue
+        kind = contract.columns[name].type
+        values = df[name].dropna()
+        if kind in ("integer", "float"):
+            bad = values[[not isinstance(v, numbers.Number) or isinstance(v, bool) for v in values]]
+        elif kind in ("category", "string"):
+            bad = values[[not isinstance(v, str) for v in values]]
+        else:
+            out.append(result)
+            continue
+        if bad.empty:  # a wrong dtype, not wrong values (e.g. floats in an integer column): as GX said
+            out.append(result)
+            continue
+        shown = list(dict.fromkeys(bad))[:5]  # the list's repr quotes text: 'x' vs 3
+        percent = round(100.0 * len(bad) / max(len(values), 1), 6)
+        out.append(
+            dataclasses.replace(result, unexpected_count=len(bad), unexpected_percent=percent, examples=shown)
+        )
+    return out
+
+
 def _mean_is_rate(contract: Contract) -> bool:
     """A 0/1 target whose positive label is 1: its column mean is the positive rate (GX checks it)."""
     return contract.labels == (0, 1)

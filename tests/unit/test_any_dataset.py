@@ -114,3 +114,22 @@ def test_a_null_check_counts_its_misses_among_all_rows_and_says_so() -> None:
         "(2.00% of non-null values)"
         in CheckResult(ranged, False, unexpected_count=4, unexpected_percent=2.0).message
     )
+
+
+def test_a_type_failure_shows_the_values_of_the_wrong_type_not_the_first_good_ones() -> None:
+    from mlops.validation import CheckResult, ExpectationSpec, offending_types
+
+    ages = [40, 41, "forty-two", 43, None]
+    frame = pd.DataFrame({"age": ages, "workclass": ["Gov", 7, "Private", "Self", "Gov"]})
+
+    def type_check(name: str, examples: list[object], count: int) -> CheckResult:
+        kwargs = {"column": name, "type_list": []}
+        spec = ExpectationSpec("expect_column_values_to_be_in_type_list", kwargs, "types")
+        return CheckResult(spec, False, unexpected_count=count, unexpected_percent=1.0, examples=examples)
+
+    # What GX says of an object column: every value unexpected, the first (good) ones as examples.
+    gx = [type_check("age", [40, 41, "forty-two"], 4), type_check("workclass", [7], 1)]
+    age, workclass = offending_types(gx, frame, CONTRACT)
+    assert age.examples == ["forty-two"] and age.unexpected_count == 1 and age.unexpected_percent == 25.0
+    assert "1 unexpected values (25.00% of non-null values), e.g. ['forty-two']" in age.message
+    assert workclass.examples == [7]

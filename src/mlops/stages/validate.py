@@ -13,13 +13,21 @@ from pathlib import Path
 from mlops.adapters.gx import run_expectations
 from mlops.consistency import load_checked
 from mlops.io import read_table, write_json, write_text
-from mlops.validation import expectations_for, future_dates, markdown, positive_rate, summary
+from mlops.validation import (
+    expectations_for,
+    future_dates,
+    markdown,
+    offending_types,
+    positive_rate,
+    summary,
+)
 
 
 def run(params: Path, contract: Path, data: Path, report_json: Path, report_md: Path) -> int:
     _, data_contract = load_checked(params, contract)
     df = read_table(data, time_column=data_contract.time_column)
     results = run_expectations(df, expectations_for(data_contract, list(df.columns)))
+    results = offending_types(results, df, data_contract)
     if (rate := positive_rate(df, data_contract)) is not None:
         results.append(rate)
     results += future_dates(df, data_contract, dt.datetime.now(dt.UTC).date())
