@@ -84,7 +84,7 @@ COMMANDS: tuple[Command, ...] = (
         path("test-out", "test"),
         path("report", "split_report"))),
     _C("train", "Fit the model pipeline and track it in MLflow.", "pipeline", "mlops.stages.train:run",
-       (PARAMS, CONTRACT, path("train"), path("model-out", "model"))),
+       (PARAMS, CONTRACT, path("train"), path("validation"), path("model-out", "model"))),
     _C("evaluate", "Holdout metrics, plot data and slices.", "pipeline", "mlops.stages.evaluate:run",
        (PARAMS, CONTRACT, path("test"), path("model"), path("metrics"), path("plots-dir", "plots"),
         path("slices"))),

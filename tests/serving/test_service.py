@@ -139,9 +139,12 @@ def test_batch_size_limits_and_wrong_content_types_are_4xx(server: Server, bento
     assert status == 413 and "bytes" in body["error"]
 
 
-def test_feedback_labels_are_stored_by_request_id(server: Server) -> None:
-    labels = [{"request_id": "t-1", "label": 1}]
-    assert call(server, "/feedback", json.dumps({"labels": labels}))[:2] == (200, {"accepted": 1})
+def test_feedback_labels_are_stored_by_request_id(server: Server, bento: dict[str, Any]) -> None:
+    _, answer, _ = call(server, "/predict", json.dumps({"record": bento["golden"][0]["record"]}))
+    labels = [{"request_id": answer["request_id"], "label": 1}, {"request_id": "t-1", "label": 0}]
+    # Both stored; the one this server never answered is reported.
+    expected = {"accepted": 2, "unknown": 1, "unknown_ids": ["t-1"]}
+    assert call(server, "/feedback", json.dumps({"labels": labels}))[:2] == (200, expected)
     status, body, _ = call(server, "/feedback", json.dumps({"labels": [{"request_id": "t-1", "label": 2}]}))
     assert status == 400 and "label" in json.dumps(body)
 

@@ -101,3 +101,9 @@ def test_split_refuses_data_the_gate_failed_even_when_run_alone(
     err = capsys.readouterr().err
     assert "the data failed validation, so it is not split" in err and "column `age`" in err
     assert not (tmp_path / "train.parquet").exists()
+    # train too: `dvc repro -s train` alone would otherwise fit the stale split of older, valid data
+    argv = ["train", "--params", str(WORLD / "params.yaml"), "--contract", str(WORLD / "contract.yaml")]
+    argv += ["--train", str(tmp_path / "old.parquet"), "--validation", str(report)]
+    argv += ["--model-out", str(tmp_path / "model.joblib")]
+    assert main(argv) == EXIT_USAGE
+    assert "column `age`" in capsys.readouterr().err and not (tmp_path / "model.joblib").exists()

@@ -380,3 +380,32 @@ def test_a_failed_upload_is_retried_until_the_bucket_is_back(tmp_path: Path) -> 
     log.close()
     files = sorted(p.name for p in (tmp_path / "log").glob("predictions-*.jsonl"))
     assert sorted(p.name for p in remote.glob("*.jsonl")) == files  # every rotated file, the failed one too
+
+
+def test_a_client_request_id_with_reserved_characters_is_refused() -> None:
+    body = [b"{}"]
+    assert guarded("/predict", body, headers=((b"x-request-id", b"order-42"),))[0] == 200
+    assert guarded("/predict", body, headers=((b"x-request-id", b"batch-7:0"),)) == (400, [])  # ':' reserved
+    assert guarded("/predict", body, headers=((b"x-request-id", b"a b"),)) == (400, [])
+    assert client_request_id("batch-7:0") is None
+
+
+def test_the_runtime_names_the_feedback_ids_it_never_answered() -> None:
+    rt = runtime(None, [])
+    rt.predict([GOOD, GOOD], ["a", "b"])
+    assert rt.unknown(["a", "zzz", "b", "a:0"]) == ["zzz", "a:0"]
+
+
+def test_log_failures_reach_the_server_log_once_a_minute_and_are_all_counted(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    import logging
+
+    events: list[tuple[str, int]] = []
+    log = PredictionLog(tmp_path, observe=lambda event, count: events.append((event, count)))
+    with caplog.at_level(logging.ERROR, logger="mlops.predlog"):
+        for i in range(5):
+            log._failed("write_error", f"failure {i}")
+    log.close()
+    assert events.count(("write_error", 1)) == 5 and len(log.errors) == 5
+    assert [r.getMessage().rsplit(": ", 1)[-1] for r in caplog.records] == ["failure 0"]

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from mlops.serving import NONCE_ENV, SERVER_HEADER
+from mlops.serving.runtime import CLIENT_REQUEST_ID
 from mlops.serving.telemetry import count_rejected
 
 ROUTES = ("/predict", "/predict_batch", "/feedback")
@@ -196,6 +197,16 @@ class RequestGuard:
                 await _drain(receive, 10 * self.max_body, self.body_timeout)
                 await _reply(send, 401, f"/feedback needs Authorization: Bearer <{FEEDBACK_TOKEN_ENV}>")
                 return True
+        client_id = headers.get("x-request-id")
+        if client_id is not None and scope["path"] != "/feedback" and not CLIENT_REQUEST_ID.match(client_id):
+            count_rejected("bad_request_id")
+            await _drain(receive, 10 * self.max_body, self.body_timeout)
+            await _reply(
+                send,
+                400,
+                f"X-Request-ID must match {CLIENT_REQUEST_ID.pattern} (':' is reserved for batch items)",
+            )
+            return True
         ctype = headers.get("content-type", "").split(";")[0].strip().lower()
         if ctype != "application/json":
             count_rejected("content_type")

@@ -38,6 +38,7 @@ PREFIX = "predictions"
 FEEDBACK_PREFIX = "feedback"
 _STOP = object()
 LOG = logging.getLogger("mlops.predlog")
+LOG_EVERY_S = 60.0
 # observe(event, count): "written" / "dropped" records, "write_error" / "upload_error", "queue_depth"
 Observer = Callable[[str, int], None]
 
@@ -77,6 +78,7 @@ class PredictionLog:
         self.written = 0
         self.errors: list[str] = []
         self._observe: Observer = observe or (lambda event, count: None)
+        self._logged: dict[str, tuple[float, int]] = {}  # kind -> (last logged, held back since)
         self._unuploaded: list[Path] = []  # rotated files whose copy failed: retried on every tick
         self._last_write_ok = True
         self._thread = threading.Thread(target=self._run, name=f"{prefix}-log-writer", daemon=True)
@@ -94,10 +96,19 @@ class PredictionLog:
         return self._last_write_ok and os.access(self.folder, os.W_OK)
 
     def _failed(self, kind: str, message: str) -> None:
+        """Every failure counted; the server log gets the first of each kind per minute (a full disk
+        fails every batch: a line per batch would bury everything else), with how many it held back."""
         self.errors.append(message)
         del self.errors[:-100]  # the latest failures, not an unbounded list
         self._observe(kind, 1)
-        LOG.error("prediction log %s: %s", self.folder, message)
+        now = time.monotonic()
+        last, held = self._logged.get(kind, (-LOG_EVERY_S, 0))
+        if now - last >= LOG_EVERY_S:
+            more = f" ({held} more like it in the last minute)" if held else ""
+            LOG.error("prediction log %s: %s%s", self.folder, message, more)
+            self._logged[kind] = (now, 0)
+        else:
+            self._logged[kind] = (last, held + 1)
 
     def close(self, timeout: float = 30.0) -> None:
         """Drain the queue to disk, close the current file, stop the writer."""

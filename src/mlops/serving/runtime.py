@@ -17,6 +17,7 @@ where the model is loaded would not reach those threads.
 from __future__ import annotations
 
 import asyncio
+import collections
 import datetime as dt
 import hashlib
 import re
@@ -32,7 +33,11 @@ import pandas as pd
 from mlops.threads import limit_this_thread
 
 Mode = Literal["split", "shadow"]
-REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
+REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")  # a server-issued id (batch items: "<id>:<i>")
+# A caller's X-Request-ID: ':' is reserved (it joins a batch id and the item's index), so "<batch id>:0"
+# sent as a client id could be mistaken for an item of another batch. Anything else is refused (guard).
+RECENT_IDS = 200_000  # answered ids a server remembers for /feedback's report (~30 MB)
+CLIENT_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 
 @dataclass(frozen=True)
@@ -64,7 +69,7 @@ def request_id() -> str:
 
 def client_request_id(header: str | None) -> str | None:
     """The caller's X-Request-ID when well-formed: logged beside the server's id and echoed back."""
-    return header if header and REQUEST_ID.match(header) else None
+    return header if header and CLIENT_REQUEST_ID.match(header) else None
 
 
 def routes_to_challenger(rid: str, share: float) -> bool:
@@ -97,6 +102,9 @@ class Runtime:
         self.challenger = challenger
         self._log = log
         self._count = on_prediction or (lambda version, cls: None)
+        # The ids this process answered most recently, so /feedback can say which labels it cannot place.
+        self._recent: collections.deque[str] = collections.deque(maxlen=RECENT_IDS)
+        self._recent_set: set[str] = set()
 
     def predict(
         self,
@@ -154,7 +162,19 @@ class Runtime:
             logged.append(entry)
             self._count(model.version, label)
         self._log(logged)
+        self._remember(rids)
         return answers
+
+    def _remember(self, rids: list[str]) -> None:
+        for rid in rids:
+            if len(self._recent) == self._recent.maxlen:
+                self._recent_set.discard(self._recent[0])
+            self._recent.append(rid)
+            self._recent_set.add(rid)
+
+    def unknown(self, ids: list[str]) -> list[str]:
+        """Of `ids`, those this process has not answered (since it started, within its last RECENT_IDS)."""
+        return [i for i in ids if i not in self._recent_set]
 
 
 # (records, server request ids, client request ids, traffic kinds) -> answers, in order

@@ -190,10 +190,14 @@ class ModelService:
     @bentoml.api(route="/feedback")
     def feedback_labels(
         self, labels: Annotated[list[Label], Field(min_length=1, max_length=10_000)]
-    ) -> dict[str, int]:
-        """Ground truth for served predictions, by request id (for the monitoring job's concept drift)."""
+    ) -> dict[str, Any]:
+        """Ground truth for served predictions, by request id (for the monitoring job's concept drift).
+
+        Every label is stored (it may be for an answer of an earlier server); the ones this server did not
+        answer are reported, so a client sending ids it never got from us (its own, a typo) finds out."""
         self.feedback.extend([label.model_dump() for label in labels])
-        return {"accepted": len(labels)}
+        unknown = self.runtime.unknown([label.request_id for label in labels])
+        return {"accepted": len(labels), "unknown": len(unknown), "unknown_ids": unknown[:20]}
 
 
 MAX_BODY_BYTES = 2_000_000

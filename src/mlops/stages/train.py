@@ -14,9 +14,10 @@ from sklearn.metrics import roc_auc_score
 from mlops import threads
 from mlops.adapters.tracking import MODEL_MD5_TAG, log_training, tracking_uri
 from mlops.consistency import load_checked
-from mlops.io import read_table
+from mlops.io import read_json, read_table
 from mlops.lineage import file_md5, git_state
 from mlops.modeling import estimator_params, fit, input_columns, targets
+from mlops.validation import require_passed
 
 
 def _terminate(signum: int, frame: object) -> None:
@@ -25,9 +26,11 @@ def _terminate(signum: int, frame: object) -> None:
     raise SystemExit(128 + signum)
 
 
-def run(params: Path, contract: Path, train: Path, model_out: Path) -> int:
+def run(params: Path, contract: Path, train: Path, validation: Path, model_out: Path) -> int:
     signal.signal(signal.SIGTERM, _terminate)
     config, data_contract = load_checked(params, contract)
+    # `dvc repro -s train` alone, after the data gate failed on new data: the split on disk is stale.
+    require_passed(read_json(validation), str(validation))
     # Left by a training killed outright (SIGKILL cannot be caught): DVC runs one train per repository at
     # a time, so every such file here is an orphan.
     for stray in model_out.parent.glob(".model.*.tmp") if model_out.parent.is_dir() else ():
