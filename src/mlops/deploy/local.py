@@ -183,6 +183,10 @@ def _start(env: str, port: int, bento: str, record: EnvRecord, name: str) -> tup
     }
     for key in ("MLOPS_CHALLENGER_TAG", "MLOPS_CHALLENGER_MODE", "MLOPS_CHALLENGER_SHARE"):
         server_env.pop(key, None)
+    # The /feedback token is per environment: MLOPS_FEEDBACK_TOKEN_STAGING / _PRODUCTION in the deploying
+    # environment (a CI secret) becomes the server's MLOPS_FEEDBACK_TOKEN (serving/guard.py).
+    if token := os.environ.get(f"MLOPS_FEEDBACK_TOKEN_{env.upper()}"):
+        server_env["MLOPS_FEEDBACK_TOKEN"] = token
     if record.challenger is not None:
         server_env["MLOPS_CHALLENGER_TAG"] = package.model_tag(name, record.challenger.model.md5)
         server_env["MLOPS_CHALLENGER_MODE"] = record.challenger.mode
