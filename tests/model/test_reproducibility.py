@@ -26,6 +26,13 @@ sys.exit(main(sys.argv[1:]))
 """
 
 
+def passed(tmp_path: Path) -> Path:
+    """A data-gate report that passed: train refuses data without one."""
+    report = tmp_path / "validation.json"
+    report.write_text('{"success": true, "failures": []}')
+    return report
+
+
 def _args(tmp_path: Path, work: Path) -> list[str]:
     return [
         "train",
@@ -35,6 +42,8 @@ def _args(tmp_path: Path, work: Path) -> list[str]:
         str(WORLD_CONTRACT),
         "--train",
         str(tmp_path / "train.parquet"),
+        "--validation",
+        str(passed(tmp_path)),
         "--model-out",
         str(work / "model.joblib"),
     ]

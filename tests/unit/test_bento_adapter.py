@@ -125,6 +125,7 @@ def test_bentos_build_with_the_private_env_class_and_without_it(tmp_path: Path) 
             name="tiny", labels={{"k": "v"}}, include=["svc.py"], exclude=[],
             envs={{"MLOPS_MODEL_TAG": {TAG!r}}}, models=[{TAG!r}],
             python={{"lock_packages": False, "packages": []}}, build_ctx=Path("."),
+            description="tiny: the API",
         )
         result = {{}}
         for route, version in (("private", "v1"), ("bentofile", "v2")):

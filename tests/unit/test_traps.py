@@ -120,8 +120,10 @@ def test_the_split_stage_writes_the_numbers_but_no_parts_when_the_gap_is_too_lar
     raw = tmp_path / "raw.parquet"
     censored(generate(3000, seed=5), "event_date", "churned").to_parquet(raw)
     out = {name: tmp_path / f"{name}.parquet" for name in ("train", "test")}
+    validation = tmp_path / "validation.json"
+    validation.write_text('{"success": true, "failures": []}')
     code = split_stage.run(
-        WORLD_PARAMS, WORLD_CONTRACT, raw, out["train"], out["test"], tmp_path / "split.json"
+        WORLD_PARAMS, WORLD_CONTRACT, raw, validation, out["train"], out["test"], tmp_path / "split.json"
     )
     assert code == 1 and not out["train"].exists() and not out["test"].exists()
     recorded = json.loads((tmp_path / "split.json").read_text())
