@@ -98,7 +98,15 @@ def test_pod_runs_non_root_on_a_read_only_filesystem(target: K8sTarget) -> None:
     assert spec["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
     # Read-only root: the only writable paths are volumes, and the prediction log dir is one of them.
     mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
-    log_dir = {e["name"]: e["value"] for e in container["env"]}["MLOPS_PREDICTION_LOG_DIR"]
+    env = {e["name"]: e for e in container["env"]}
+    log_dir = env["MLOPS_PREDICTION_LOG_DIR"]["value"]
+    # The /feedback token comes from the environment's own optional Secret, never a literal value.
+    token = env["MLOPS_FEEDBACK_TOKEN"]["valueFrom"]["secretKeyRef"]
+    assert (
+        token["optional"] is True
+        and token["name"].endswith("-feedback")
+        and "value" not in env["MLOPS_FEEDBACK_TOKEN"]
+    )
     assert set(mounts) == {"/tmp", log_dir}
     assert {v["name"] for v in spec["volumes"] if "emptyDir" in v} == set(mounts.values())
 

@@ -164,7 +164,18 @@ def _container(target: K8sTarget) -> Manifest:
         "image": target.image,
         "imagePullPolicy": "IfNotPresent",  # the image is pinned: pulling again can only cost time
         "ports": [{"name": "http", "containerPort": PORT, "protocol": "TCP"}],
-        "env": [{"name": "MLOPS_PREDICTION_LOG_DIR", "value": PREDICTION_LOG_DIR}],
+        "env": [
+            {"name": "MLOPS_PREDICTION_LOG_DIR", "value": PREDICTION_LOG_DIR},
+            # The /feedback bearer token of this environment, from a Secret the cluster's operator creates
+            # (`kubectl create secret generic <app>-feedback --from-literal=token=...`); optional, so a
+            # namespace without it serves an open /feedback, as a local deploy without the variable does.
+            {
+                "name": "MLOPS_FEEDBACK_TOKEN",
+                "valueFrom": {
+                    "secretKeyRef": {"name": f"{target.app}-feedback", "key": "token", "optional": True}
+                },
+            },
+        ],
         # Startup: up to 60 s to import the stack before liveness may restart the container.
         "startupProbe": _probe("/livez", period=2, failures=30),
         # Readiness: out of the Service until the model is loaded (and whenever it cannot serve).
