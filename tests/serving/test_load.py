@@ -9,6 +9,7 @@ import os
 import signal
 import threading
 import time
+import urllib.request
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -82,8 +83,12 @@ def test_sixteen_clients_get_no_errors_and_every_answer_is_logged_once(
     server = start_server(bento, tmp_path / "predictions")
     try:
         result = hammer(server, bento, seconds=12, stop=threading.Event())
+        with urllib.request.urlopen(f"{server.url}/metrics", timeout=10) as resp:
+            metrics = resp.read().decode()
     finally:
         code = server.stop()
+    # Loss would be visible: the dropped-records series exists (from 0) and stayed at 0 under the load.
+    assert 'mlops_prediction_log_records_total{log="predictions",outcome="dropped"} 0.0' in metrics
     assert not result["errors"], result["errors"]
     assert len(result["ok"]) > 500
     logged = logged_ids(server.log_dir)
