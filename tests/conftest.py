@@ -64,6 +64,26 @@ def project_files(repo: Path = ROOT) -> list[str]:
     return [line for line in out.stdout.splitlines() if (repo / line).is_file()]
 
 
+def free_port_base() -> int:
+    """An MLOPS_PORT_BASE whose four local slot ports (staging base, base + 1; production base + 100,
+    + 101) are free right now: a test's servers never meet another clone's, a developer's or a CI job's
+    on the same machine (the deploy refuses a held port, naming its holder)."""
+    import random
+    import socket
+
+    rng = random.Random()
+    for _ in range(200):
+        base = rng.randrange(20_000, 60_000)
+        try:
+            for port in (base, base + 1, base + 100, base + 101):
+                with socket.socket() as probe:
+                    probe.bind(("127.0.0.1", port))
+        except OSError:
+            continue
+        return base
+    raise AssertionError("no free block of ports on 127.0.0.1")
+
+
 def tool_env() -> dict[str, str]:
     """Environment for subprocesses: the venv's console scripts (mlops, dvc) first on PATH."""
     env = dict(os.environ)

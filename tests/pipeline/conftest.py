@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import GIT, ROOT, commit_all, copy_project, run
+from tests.conftest import GIT, ROOT, commit_all, copy_project, free_port_base, run
 
 
 def set_param(repo: Path, old: str, new: str) -> None:
@@ -46,6 +46,7 @@ def project(fork: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """The fork as a GitOps repository on `main`: its own BentoML store, this checkout's venv; every
     environment it serves is stopped afterwards (gracefully, so prediction logs are complete)."""
     monkeypatch.setenv("BENTOML_HOME", str(fork / ".bentoml"))
+    monkeypatch.setenv("MLOPS_PORT_BASE", str(free_port_base()))  # never the default 3100: not alone here
     (fork / ".venv").symlink_to(ROOT / ".venv")
     commit_all(fork, "main: reproduced pipeline")
     run([*GIT, "branch", "-M", "main"], fork)

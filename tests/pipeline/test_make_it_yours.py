@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 from pathlib import Path
 
@@ -20,7 +19,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tests.conftest import GIT, ROOT, commit_all, copy_project, run, tool_env
+from tests.conftest import GIT, ROOT, commit_all, copy_project, free_port_base, run, tool_env
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("make-it-yours")]
 
@@ -66,22 +65,6 @@ def write_headerless(frame: pd.DataFrame, path: Path) -> None:
     """As the UCI files are: no header, ", " between values (so every text value is padded), `?` = missing."""
     lines = [", ".join(str(v) for v in row) for row in frame.itertuples(index=False)]
     path.write_text("\n".join(lines) + "\n")
-
-
-def free_port_base() -> int:
-    """A base whose four slot ports (staging base/base+1, production +100/+101) are free right now."""
-    rng = np.random.default_rng()
-    for _ in range(200):
-        base = int(rng.integers(20_000, 60_000))
-        ports = (base, base + 1, base + 100, base + 101)
-        try:
-            for port in ports:
-                with socket.socket() as s:
-                    s.bind(("127.0.0.1", port))
-        except OSError:
-            continue
-        return base
-    raise AssertionError("no free port base")
 
 
 def make(repo: Path, *args: str, check: bool = True, env: dict[str, str] | None = None) -> str:

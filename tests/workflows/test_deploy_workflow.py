@@ -7,12 +7,12 @@ loopback ports of this world (MLOPS_PORT_BASE), stopped at the end of each job.
 from __future__ import annotations
 
 import shutil
-import socket
 from pathlib import Path
 
 import pytest
 import yaml
 
+from tests.conftest import free_port_base
 from tests.workflows.act.world import ActRun, World
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("act")]
@@ -20,22 +20,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("act")]
 
 def port_base() -> str:
     """A free block of loopback ports for this world's servers (staging base, production base + 100)."""
-    for _ in range(50):
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            base = probe.getsockname()[1] // 1000 * 1000 + 100
-        if 1024 <= base <= 60000 and all(_free(base + d) for d in (0, 1, 100, 101)):
-            return str(base)
-    raise AssertionError("no free block of ports on 127.0.0.1")
-
-
-def _free(port: int) -> bool:
-    with socket.socket() as probe:
-        try:
-            probe.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
+    return str(free_port_base())
 
 
 def deploy(world: World, event: str, payload: dict, ports: str) -> ActRun:  # type: ignore[type-arg]
