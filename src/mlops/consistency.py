@@ -42,7 +42,7 @@ def mismatches(params: Params, contract: Contract) -> list[str]:
     return problems
 
 
-def check(params: Params, contract: Contract, params_path: Path | str = "params.yaml") -> None:
+def check(params: Params, contract: Contract, params_path: Path | str) -> None:
     """Raise ParamsError listing every mismatch (the CLI turns it into exit 2)."""
     problems = mismatches(params, contract)
     if problems:

@@ -114,6 +114,9 @@ def resolve(source: Source, params: Path | None = None) -> Source:
     return "synthetic" if synthetic_source else "holdout"
 
 
+Spelt = tuple[str | int, str | int]  # how the outcomes 0 / 1 are fed back: the contract's two values
+
+
 def records(
     rows: int,
     shift: Shift,
@@ -124,19 +127,34 @@ def records(
     holdout: Path | None = None,
 ) -> tuple[list[dict[str, Any]], list[int]]:
     """What `mlops simulate` sends (records as JSON-ready dicts) and the true 0/1 outcomes."""
+    sent, labels, _ = _traffic(rows, shift, seed, resolve(source, params), params, contract, holdout)
+    return sent, labels
+
+
+def _traffic(
+    rows: int,
+    shift: Shift,
+    seed: int,
+    source: Source,
+    params: Path | None,
+    contract: Path | None,
+    holdout: Path | None,
+) -> tuple[list[dict[str, Any]], list[int], Spelt]:
+    """The records, their 0/1 outcomes and the contract's spelling of the outcomes (`source` resolved)."""
     from mlops import paths
     from mlops.consistency import load_checked
     from mlops.io import read_table
 
-    if resolve(source, params) == "synthetic":
-        return synthetic(rows, shift, seed)
+    if source == "synthetic":
+        sent, labels = synthetic(rows, shift, seed)
+        return sent, labels, (0, 1)  # the example's target lists 0 and 1
     _, data_contract = load_checked(params or paths.path("params"), contract or paths.path("contract"))
     holdout = holdout or paths.path("test")
     frame = read_table(holdout, time_column=data_contract.time_column)
     if frame.empty:
         raise InputError(f"{holdout}: no holdout rows to replay (run the pipeline first)")
     df, labels = shifted(frame, data_contract, rows, shift, seed)
-    return _as_sent(df, data_contract.time_column), labels
+    return _as_sent(df, data_contract.time_column), labels, data_contract.labels
 
 
 def run(
@@ -154,15 +172,9 @@ def run(
     host = urlparse(url).hostname
     if host not in ("127.0.0.1", "localhost", "::1"):
         raise InputError(f"--url must be a loopback address (got {host}): simulate is for local services")
-    sent, labels = records(rows, shift, seed, source, params, contract, test)
     shown = resolve(source, params)
     # Outcomes are fed back as the contract spells them ("<=50K" / ">50K"), as a business system would.
-    spelt: tuple[str | int, str | int] = (0, 1)
-    if shown == "holdout":
-        from mlops import paths
-        from mlops.contract import load_contract
-
-        spelt = load_contract(contract or paths.path("contract")).labels
+    sent, labels, spelt = _traffic(rows, shift, seed, shown, params, contract, test)
     answered = 0
     for start in range(0, rows, batch):
         chunk = sent[start : start + batch]

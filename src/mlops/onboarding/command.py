@@ -167,7 +167,7 @@ def _draft(
     project: str,
 ) -> Found:
     """Detect, draft, then re-read the file exactly as ingest will with the draft, and measure on that."""
-    from mlops.params import IngestParams, ReadParams
+    from mlops.params import IngestParams
     from mlops.stages.ingest import read_options
 
     detected, frame = read_detected(data, names)
@@ -175,9 +175,7 @@ def _draft(
     draft = draft_contract(frame, target, positive, time, use_sensitive)
     text = render_contract(draft, project, data.name)
     contract = Contract.model_validate(yaml.safe_load(text))
-    read = ReadParams(header=detected.header, delimiter=detected.delimiter, encoding=detected.encoding,
-                      na_values=list(detected.na_values), strip=detected.strip)  # fmt: skip
-    options = read_options(IngestParams(source=str(data), read=read), contract)
+    options = read_options(IngestParams(source=str(data), read=detected.read_params()), contract)
     ingested = read_table(data, contract.time_column, options).drop(columns=contract.ignored)
     base = baseline(ingested, contract, settings.project.threshold, use_sensitive)
     aucs = single_feature_aucs(ingested, contract)

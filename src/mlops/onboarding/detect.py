@@ -14,6 +14,7 @@ from pathlib import Path
 import pandas as pd
 
 from mlops.io import InputError, ReadOptions, read_table
+from mlops.params import ReadParams
 
 # Whole values that mean "missing" in exported files (UCI's `?`, spreadsheets' `-`, SAS's `.`, ...).
 NA_TOKENS = ("?", "NA", "N/A", "n/a", "na", "null", "NULL", "None", "nan", "NaN", "-", "--", ".")
@@ -30,6 +31,16 @@ class Detected:
     na_values: tuple[str, ...] = ()
     strip: bool = False
     names: tuple[str, ...] = ()  # the file's columns (header names, --names or column_1..N)
+
+    def read_params(self) -> ReadParams:
+        """What init writes to params.yaml ingest.read (and what ingest then reads the file with)."""
+        return ReadParams(
+            header=self.header,
+            delimiter=self.delimiter,
+            encoding=self.encoding,
+            na_values=list(self.na_values),
+            strip=self.strip,
+        )
 
     def options(self, numeric: tuple[str, ...] = ()) -> ReadOptions:
         return ReadOptions(

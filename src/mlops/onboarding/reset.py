@@ -39,11 +39,7 @@ def params_edits(
     return {
         "project.name": (name, None),
         "ingest.source": (source, None),
-        "ingest.read.header": (detected.header, None),
-        "ingest.read.delimiter": (detected.delimiter, None),
-        "ingest.read.encoding": (detected.encoding, None),
-        "ingest.read.na_values": (list(detected.na_values), None),
-        "ingest.read.strip": (detected.strip, None),
+        **{f"ingest.read.{k}": (v, None) for k, v in detected.read_params().model_dump().items()},
         "split.strategy": ("time" if contract.time_column else "random", None),
         "train.monotonic": ({}, None),
         "gates.performance.min": (floors, why),
