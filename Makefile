@@ -194,6 +194,8 @@ LOG_DIR ?=
 LOG_DIR_FLAG = $(if $(LOG_DIR),--log-dir $(LOG_DIR))
 DRIFT_OUT ?= $(if $(LOG_DIR),$(dir $(LOG_DIR))drift,$$($(BIN)/mlops path --name deploy_state)/production/drift)
 DRIFT_ARGS ?=
+# Extra flags of a benchmark script, e.g. BENCH_ARGS="--calm-seeds 100".
+BENCH_ARGS ?=
 .PHONY: drift drift-screenshot retrain-data fetch-log
 fetch-log: $(STAMP)  ## copy the prediction log from MLOPS_PREDICTION_LOG_URL into LOG_DIR (team scale)
 	$(BIN)/mlops fetch-log $(if $(LOG_DIR),--out $(LOG_DIR))
@@ -219,12 +221,14 @@ tune: $(STAMP)  ## queue a small hyperparameter grid as DVC experiments, run the
 	@echo "tune: keep the best with 'dvc exp apply <name>' and commit, or 'dvc exp branch <name> <branch>' for a PR"
 
 ##@ Benchmark
-.PHONY: bench bench-pipeline bench-serving bench-drift
-bench: bench-pipeline bench-serving bench-drift  ## every benchmark (each measures our figure beside its baseline)
+.PHONY: bench bench-pipeline bench-serving bench-drift bench-drift-quality
+bench: bench-pipeline bench-serving bench-drift bench-drift-quality  ## every benchmark (each measures our figure beside its baseline)
 bench-pipeline: $(STAMP)  ## cold and no-op dvc repro on the default 50,000 rows, with baselines
 	$(BIN)/python benchmarks/pipeline.py
 bench-drift: $(STAMP)  ## mlops drift on 100,000 logged rows beside bare Evidently (needs make pipeline)
 	$(BIN)/python benchmarks/drift.py
+bench-drift-quality: $(STAMP)  ## drift alarms: false-alarm rate on calm windows, detection and retrains per shift, AUC cost (needs make pipeline)
+	$(BIN)/python benchmarks/drift_quality.py $(BENCH_ARGS)
 bench-serving: package  ## BentoML vs a minimal FastAPI app, same model, same core: p50 at 1 client, 32-client throughput
 	$(BIN)/python benchmarks/serving.py --out .deploy/bench-serving.json
 

@@ -9,6 +9,7 @@ ESTIMATORS: adding one is a settings model here, a builder in mlops.modeling and
 from __future__ import annotations
 
 import datetime as dt
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -248,10 +249,19 @@ class DeployParams(_Section):
     smoke_p95_ms: float = Field(gt=0)
 
 
-class ConceptParams(_Section):
+class PerformanceParams(_Section):
     min_labels: int = Field(gt=0)
     max_roc_auc_drop: float = Field(ge=0.0, le=1.0)
-    max_f1_drop: float = Field(ge=0.0, le=1.0)
+    bootstrap: int = Field(ge=50)
+
+
+class FalseAlarmParams(_Section):
+    """Per-rule false-alarm probabilities on calm traffic (their sum bounds the per-run rate)."""
+
+    inputs: float = Field(gt=0.0, lt=0.5)
+    prediction: float = Field(gt=0.0, lt=0.5)
+    relation: float = Field(gt=0.0, lt=0.5)
+    drop: float = Field(gt=0.0, lt=0.5)
 
 
 class MonitoringParams(_Section):
@@ -263,8 +273,22 @@ class MonitoringParams(_Section):
     column_threshold: float = Field(gt=0.0)
     prediction_threshold: float = Field(gt=0.0)
     max_missing_increase: float = Field(ge=0.0, le=1.0)
-    concept: ConceptParams
+    false_alarms: FalseAlarmParams
+    resamples: int = Field(ge=100)
+    performance: PerformanceParams
     seed: int
+
+    @model_validator(mode="after")
+    def _enough_resamples(self) -> MonitoringParams:
+        # A tail probability is estimated from the resamples: below ~5 expected calm crossings the
+        # calibrated limit is the sample's extreme, not a quantile.
+        smallest = min(self.false_alarms.model_dump().values())
+        if self.resamples * smallest < 4:
+            raise ValueError(
+                f"resamples {self.resamples} is too few for a false-alarm rate of {smallest}: "
+                f"at least {math.ceil(4 / smallest)} are needed (4 expected calm crossings)"
+            )
+        return self
 
 
 class Params(_Section):

@@ -39,7 +39,7 @@ def make(workdir: Path, *args: str, **env: str) -> subprocess.CompletedProcess[s
 
 def drift_args(world: World) -> str:
     return (
-        f"--reference {world.reference} --model {world.model_path} --metrics {world.metrics} "
+        f"--reference {world.reference} --model {world.model_path} --holdout {world.holdout} "
         f"--production {world.root / 'none.yaml'}"
     )
 
@@ -47,14 +47,19 @@ def drift_args(world: World) -> str:
 def test_drift_ci_prints_the_verdict_and_fails_only_on_errors(world: World, workdir: Path) -> None:
     calm = world.log("ci-calm", rows=1500, seed=301)
     shifted = world.log("ci-shifted", rows=1500, seed=302, shift="covariate")
+    degrading = world.log("ci-concept", rows=1500, seed=304, shift="concept", labels=True)
     out = make(workdir, "drift-ci", f"LOG_DIR={calm}", f"DRIFT_ARGS={drift_args(world)}")
-    assert (out.returncode, out.stdout) == (0, "drift=false\n"), out.stderr
+    assert (out.returncode, out.stdout) == (0, "drift=false\nretrain=false\n"), out.stderr
     out = make(workdir, "drift-ci", f"LOG_DIR={shifted}", f"DRIFT_ARGS={drift_args(world)}")
-    assert (out.returncode, out.stdout) == (0, "drift=true\n"), out.stderr  # green on drift
+    # Green on drift; moved inputs update the issue, only a degrading model dispatches the retrain.
+    assert (out.returncode, out.stdout) == (0, "drift=true\nretrain=false\n"), out.stderr
+    out = make(workdir, "drift-ci", f"LOG_DIR={degrading}", f"DRIFT_ARGS={drift_args(world)}")
+    assert (out.returncode, out.stdout) == (0, "drift=true\nretrain=true\n"), out.stderr
     assert (workdir / "reports" / "drift" / "drift.html").exists()
     # No log configured anywhere: nothing to judge, said so, green (not a daily red job on a new template).
     out = make(workdir, "drift-ci", f"LOG_DIR={world.root / 'missing'}", f"DRIFT_ARGS={drift_args(world)}")
-    assert (out.returncode, out.stdout) == (0, "drift=false\n") and "MLOPS_PREDICTION_LOG_URL" in out.stderr
+    assert (out.returncode, out.stdout) == (0, "drift=false\nretrain=false\n")
+    assert "MLOPS_PREDICTION_LOG_URL" in out.stderr
     broken = world.root / "broken-log"
     broken.mkdir()
     (broken / "predictions-1.jsonl").write_text('not json\n{"request_id": "a"}\n')
@@ -66,7 +71,7 @@ def test_drift_ci_prints_the_verdict_and_fails_only_on_errors(world: World, work
 def test_drift_issue_creates_one_issue_then_updates_it(world: World, workdir: Path) -> None:
     shifted = world.log("issue-shifted", rows=1500, seed=303, shift="covariate")
     verdict = make(workdir, "drift-ci", f"LOG_DIR={shifted}", f"DRIFT_ARGS={drift_args(world)}")
-    assert verdict.stdout == "drift=true\n"
+    assert verdict.stdout == "drift=true\nretrain=false\n"
     calls, state = workdir / "gh.log", workdir / "gh.state"
     gh = workdir / "gh"
     gh.write_text(
@@ -93,4 +98,6 @@ def test_drift_issue_creates_one_issue_then_updates_it(world: World, workdir: Pa
     assert lines[6] == "workflow run retrain.yml"
     assert lines[5].startswith("issue edit 7 --body-file reports/drift/issue.md")
     body = (workdir / "reports" / "drift" / "issue.md").read_text()
-    assert "## Drift in production: drift" in body and "monthly_charges" in body
+    assert "## Drift in production: the inputs moved, the model is not shown to degrade" in body
+    assert "monthly_charges" in body and "No retrain was dispatched" in body
+    assert "| estimated, 1500 rows (CBPE) |" in body  # the harm numbers, estimated without labels

@@ -44,7 +44,7 @@ def test_shifted_traffic_is_detected_and_a_retrained_model_beats_the_old_one(pro
     drift = run(["mlops", "drift", "--log-dir", log_dir], repo, check=False)
     assert drift.returncode == 3, drift.stdout + drift.stderr
     summary = json.loads((repo / "reports" / "drift" / "drift.json").read_text())
-    assert summary["status"] == "drift" and summary["concept"]["drift"]
+    assert summary["status"] == "drift" and summary["verdict"] == "degrading" and summary["retrain"]
     assert summary["reference"]["model"].startswith("production model")
 
     # The retrain workflow's own make steps: the labelled window becomes the DVC-tracked extract that

@@ -68,7 +68,7 @@ def test_the_params_are_frozen() -> None:
         "ingest.read.delimiter",
         "ingest.synthetic.rows",
         "gates.fairness.min_group_size",
-        "monitoring.concept.min_labels",
+        "monitoring.performance.min_labels",
         "deploy.smoke_p95_ms",
         "evaluate",
     ],

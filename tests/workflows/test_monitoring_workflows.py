@@ -26,7 +26,7 @@ def logs(world: World, seed: Path) -> Logs:
         root,
         seed / "models" / "model.joblib",
         seed / "data" / "processed" / "train.parquet",
-        seed / "reports" / "metrics.json",
+        seed / "data" / "processed" / "test.parquet",
         contract,
     )
 
@@ -42,25 +42,35 @@ def test_drift_without_a_log_is_green_with_a_notice_and_runs_no_pipeline(world: 
     assert world.state["issues"] == [] and world.state["dispatches"] == []
 
 
-def test_a_drifting_log_opens_one_issue_and_dispatches_retrain_twice_over(
+def test_moved_inputs_open_the_issue_and_only_a_degrading_model_dispatches_retrain(
     pipeline_world: World, reproduced_seed: Path
 ) -> None:
     world = pipeline_world
-    shifted = logs(world, reproduced_seed).log("shifted", rows=1500, seed=302, shift="covariate")
-    secrets = {"MLOPS_PREDICTION_LOG_URL": f"file://{shifted}"}
+    made = logs(world, reproduced_seed)
+    moved = made.log("shifted", rows=1500, seed=302, shift="covariate")  # no labels: harm estimated
+    degrading = made.log("degrading", rows=1500, seed=303, shift="concept", labels=True)
 
-    first = world.act("drift.yml", "schedule", world.plain_event(schedule="17 5 * * *"), secrets=secrets)
-    second = world.act("drift.yml", "workflow_dispatch", world.plain_event(inputs={}), secrets=secrets)
+    first = world.act(
+        "drift.yml", "schedule", world.plain_event(schedule="17 5 * * *"),
+        secrets={"MLOPS_PREDICTION_LOG_URL": f"file://{moved}"},
+    )  # fmt: skip
+    assert world.state["dispatches"] == []  # the inputs moved, the model is not shown to degrade
+    second = world.act(
+        "drift.yml", "workflow_dispatch", world.plain_event(inputs={}),
+        secrets={"MLOPS_PREDICTION_LOG_URL": f"file://{degrading}"},
+    )  # fmt: skip
 
     for run in (first, second):
         assert run.jobs == {"drift": "success"}, run.log  # drift is news, not a failure
         assert run.step("Restore the DVC cache") == "success"
         assert run.step("Open or update the drift issue") == "success"
         assert (world.artifact(run, "drift-report") / "drift.html").is_file()
+    assert first.step("Dispatch the retrain workflow") == "skipped"
+    assert second.step("Dispatch the retrain workflow") == "success"
     (issue,) = world.state["issues"]  # ONE issue, updated by the second run
     assert issue["labels"] == ["drift"] and issue["edits"] == 1
-    assert "monthly_charges" in issue["body"] and "/actions/runs/" in issue["body"]
-    assert world.state["dispatches"] == [{"workflow": "retrain.yml", "ref": "main"}] * 2
+    assert "the model is degrading" in issue["body"] and "/actions/runs/" in issue["body"]
+    assert world.state["dispatches"] == [{"workflow": "retrain.yml", "ref": "main"}]
 
 
 def test_retrain_turns_the_labelled_log_into_one_pull_request(

@@ -4,8 +4,9 @@ One report per run: DataDriftPreset over the feature columns (column types from 
 ValueDrift on the predicted probability, with tests. Methods are fixed, not left to Evidently's
 sample-size heuristics: with more than 1,000 rows it picks distances (Wasserstein, Jensen-Shannon), with
 fewer it picks p-value tests whose threshold means something else, so the same params would change
-meaning with traffic volume. Distances also do not alarm on negligible shifts in large samples, as
-p-values do. Pass / fail is read from the tests' status, never from the raw scores.
+meaning with traffic volume. The limits are set per run for the window's size (calibration.py, which
+replicates these two scores; tests/unit/test_adapters.py checks they agree). Pass / fail is read from the
+tests' status, never from the raw scores.
 """
 
 from __future__ import annotations
@@ -59,11 +60,15 @@ def drift_report(
     categorical: list[str],
     prediction: str | None,
     drift_share: float,
-    column_threshold: float,
+    column_thresholds: dict[str, float],
     prediction_threshold: float,
     html: Path,
 ) -> DriftResult:
-    """Run the report, save it as self-contained HTML, and return the verdicts of its tests."""
+    """Run the report, save it as self-contained HTML, and return the verdicts of its tests.
+
+    `column_thresholds`: each feature's drift limit (calibrated by mlops.monitoring.calibration), so the
+    report shows and tests the limits the verdict uses.
+    """
     from evidently import DataDefinition, Dataset, Report
     from evidently.metrics import ValueDrift
     from evidently.presets import DataDriftPreset
@@ -79,7 +84,7 @@ def drift_report(
             drift_share=drift_share,
             num_method=NUM_METHOD,
             cat_method=CAT_METHOD,
-            threshold=column_threshold,
+            per_column_threshold={c: float(column_thresholds[c]) for c in features},
         )
     ]
     if prediction:

@@ -53,22 +53,23 @@ def run_drift_ci(
     params: Path,
     contract: Path,
     reference: Path,
+    holdout: Path,
     model: Path,
-    metrics: Path,
     production: Path,
     out: Path,
 ) -> int:
-    """The drift workflow's check of --log-dir: print drift=true|false; fail only on errors."""
+    """The drift workflow's check of --log-dir: print drift=true|false (any alarm: the issue) and
+    retrain=true|false (the model is degrading: the retrain pull request); fail only on errors."""
     if not log_dir.is_dir():
         print(
             f"drift-ci: no prediction log in {log_dir} "
             "(make drift-log fetches it from MLOPS_PREDICTION_LOG_URL)",
             file=sys.stderr,
         )
-        print("drift=false")
+        print("drift=false\nretrain=false")
         return 0
     flags = {"log-dir": log_dir, "params": params, "contract": contract, "reference": reference,
-             "model": model, "metrics": metrics, "production": production, "out": out}  # fmt: skip
+             "holdout": holdout, "model": model, "production": production, "out": out}  # fmt: skip
     command = [
         tool("mlops"),
         "drift",
@@ -79,7 +80,17 @@ def run_drift_ci(
     if verdict is None:
         return code
     print(verdict)
+    print(f"retrain={str(retrain_wanted(out / 'drift.json')).lower()}")
     return 0
+
+
+def retrain_wanted(summary: Path) -> bool:
+    """drift.json's harm verdict: True only when the model is degrading (moved inputs alone report)."""
+    import json
+
+    if not summary.is_file():
+        return False
+    return bool(json.loads(summary.read_text()).get("retrain"))
 
 
 @step("drift-issue")

@@ -1,13 +1,17 @@
 """`mlops drift`: the prediction log of a time window against the training data.
 
 Writes reports/drift/drift.html (Evidently, self-contained) and reports/drift/drift.json (the verdict, its
-reasons, every test). Exit codes, relied on by the drift workflow: 0 no drift (or too little data to
-judge: never a false alarm), 3 drift (inputs, predictions, data quality or labelled performance; a broken
-log (future, naive or invalid timestamps, duplicate request ids) even with too few rows), 2 bad input
-(missing files, broken params), 1 anything unexpected.
+reasons, every test, the calibrated limits). The verdict puts harm first: `degrading` (the model performs
+worse: measured with labels, estimated from its probabilities without; the drift workflow opens the
+retrain pull request), `inputs_moved` (inputs, predictions or data quality moved or broke: the drift
+issue is updated, no retrain), `healthy`, or `insufficient_data`. Exit codes, relied on by the drift
+workflow: 0 no alarm (or too little data to judge: never a false alarm), 3 any alarm (drift.json says
+which; a broken log (future, naive or invalid timestamps, duplicate request ids) even with too few rows),
+2 bad input (missing files, broken params), 1 anything unexpected.
 
 The reference predictions come from the model production runs (deploy/production.yaml, fetched from DVC
-by its md5), else from the pipeline's current model: prediction drift compares like with like.
+by its md5), else from the pipeline's current model: prediction drift and the holdout baseline compare
+like with like.
 """
 
 from __future__ import annotations
@@ -15,16 +19,20 @@ from __future__ import annotations
 import datetime as dt
 import json
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from mlops.consistency import load_checked
 from mlops.contract import Contract
 from mlops.io import InputError, load_model, read_json, read_table, write_text
+from mlops.monitoring import calibration
 from mlops.monitoring import drift as rules
-from mlops.params import MonitoringParams
+from mlops.monitoring.performance import Design, Scored, judge
+from mlops.params import MonitoringParams, Params
 from mlops.serving.predlog import FEEDBACK_PREFIX, read_records
 
 
@@ -40,66 +48,116 @@ def _reference_model(production: Path, model_path: Path) -> tuple[Any, str]:
 
 
 def _summary_lines(summary: dict[str, Any]) -> list[str]:
-    lines = [f"drift: {summary['status']} ({summary['rows']} predictions in the window)"]
+    lines = [
+        f"drift: {summary['status']}, verdict {summary['verdict']} "
+        f"({summary['rows']} predictions in the window)"
+    ]
     lines += [f"  - {reason}" for reason in summary["reasons"]]
     return lines
 
 
+def _outcomes(values: pd.Series, contract: Contract) -> tuple[np.ndarray, np.ndarray]:
+    """0/1 outcomes of fed-back labels (0 / 1 or the contract's two values) and which rows are valid."""
+    negative, positive = contract.labels
+
+    def code(value: Any) -> int:
+        if isinstance(value, bool):
+            return -1
+        return 1 if value in (1, positive) else 0 if value in (0, negative) else -1
+
+    coded = np.array([code(v) for v in values], dtype=int)
+    return coded, coded >= 0
+
+
+@dataclass(frozen=True)
+class Reference:
+    """What the window is judged against: training rows (inputs), the labelled holdout (performance),
+    both scored by the served model."""
+
+    train: pd.DataFrame  # with a `probability` column
+    holdout: Scored
+    design: Design
+    model: str  # which model scored them, for drift.json
+
+    @classmethod
+    def load(
+        cls,
+        params: MonitoringParams,
+        contract: Contract,
+        train: Path,
+        holdout: Path,
+        models: tuple[Path, Path],
+    ) -> Reference:
+        from mlops.modeling import input_columns
+
+        scorer, label = _reference_model(*models)
+        columns = input_columns(contract)
+        frame = rules.sample(read_table(train), params.sample_cap, params.seed).reset_index(drop=True)
+        frame["probability"] = scorer.predict_proba(frame[columns])[:, 1]
+        rows = read_table(holdout)
+        if rows.empty:
+            raise InputError(f"{holdout}: no holdout rows to judge performance against")
+        outcome = (rows[contract.target] == contract.positive_label).to_numpy(dtype=int)
+        scored = Scored(rows, scorer.predict_proba(rows[columns])[:, 1], outcome)
+        return cls(frame, scored, Design.from_holdout(rows, contract), label)
+
+
 def _input_drift(
-    params: MonitoringParams,
-    contract: Contract,
-    current: pd.DataFrame,
-    concept: dict[str, Any],
-    quality: dict[str, Any],
-    reference_path: Path,
-    model: tuple[Path, Path],
-    out_dir: Path,
+    params: MonitoringParams, contract: Contract, current: pd.DataFrame, reference: pd.DataFrame, html: Path
 ) -> dict[str, Any]:
-    """Enough rows: the Evidently report and our quality checks against the reference, and the verdict.
+    """Enough rows: the Evidently report at limits calibrated for this window's size, our quality checks.
 
     Columns null in every row of the window are named in `quality` and left out of the Evidently call
     (there is no distribution to compare, and Evidently fails on them).
     """
     features = contract.features()
     numeric, categorical = contract.numeric(features), contract.categorical(features)
-    reference = rules.sample(read_table(reference_path), params.sample_cap, params.seed)
-    reference = reference.reset_index(drop=True)
-    scorer, model_label = _reference_model(*model)
-    from mlops.modeling import input_columns
-
-    reference["probability"] = scorer.predict_proba(reference[input_columns(contract)])[:, 1]
     cur = current.reset_index(drop=True).copy()
     for col in numeric:
         values = cur[col] if col in cur else pd.Series(index=cur.index, dtype=float)
         cur[col] = pd.to_numeric(values, errors="coerce").astype(float)
     for col in categorical:
         cur[col] = (cur[col] if col in cur else pd.Series(index=cur.index, dtype=object)).astype("object")
+    cur["probability"] = pd.to_numeric(cur["probability"], errors="coerce").astype(float)
     all_null = rules.all_null_columns(reference, cur, features)
     empty = {c["column"] for c in all_null}
     quality = {
-        **quality,
         "all_null": all_null,
         "constant": rules.constant_columns(reference, cur, numeric),
         "vanished_categories": rules.vanished_categories(reference, cur, categorical),
     }
+    judged_num = [c for c in numeric if c not in empty]
+    judged_cat = [c for c in categorical if c not in empty]
+    calm = calibration.calm_distances(
+        reference, [*judged_num, "probability"], judged_cat, len(cur), params.resamples, params.seed
+    )
+    limits, share_record = calibration.share_limits(
+        calm[[*judged_num, *judged_cat]],
+        params.column_threshold,
+        params.drift_share,
+        params.false_alarms.inputs,
+    )
+    prediction_limit, prediction_record = calibration.single_limit(
+        calm["probability"].to_numpy(), params.prediction_threshold, params.false_alarms.prediction
+    )
     from mlops.adapters.evidently import drift_report
 
     result = drift_report(
         reference,
         cur,
-        numeric=[c for c in numeric if c not in empty],
-        categorical=[c for c in categorical if c not in empty],
+        numeric=judged_num,
+        categorical=judged_cat,
         prediction="probability",
         drift_share=params.drift_share,
-        column_threshold=params.column_threshold,
-        prediction_threshold=params.prediction_threshold,
-        html=out_dir / "drift.html",
+        column_thresholds=limits,
+        prediction_threshold=prediction_limit,
+        html=html,
     )
     columns = [
         {
             "column": c.column,
             "score": rules.finite(c.score),
-            "threshold": c.threshold,
+            "threshold": round(c.threshold, 4),
             "drifted": c.drifted,
             "method": c.method,
         }
@@ -107,22 +165,84 @@ def _input_drift(
     ]
     pred = result.prediction
     prediction = (
-        {"score": rules.finite(pred.score), "threshold": pred.threshold, "drifted": pred.drifted}
+        {"score": rules.finite(pred.score), "threshold": round(pred.threshold, 4), "drifted": pred.drifted}
         if pred
         else None
     )
-    summary = rules.verdict(
-        len(current),
-        params,
-        columns,
-        result.drifted_share,
-        prediction,
-        rules.missing_checks(reference, cur, features, params.max_missing_increase),
-        rules.unseen_categories(reference, cur, categorical),
-        concept,
-        quality,
+    return {
+        "columns": columns,
+        "share": result.drifted_share,
+        "prediction": prediction,
+        "missing": rules.missing_checks(reference, cur, features, params.max_missing_increase),
+        "unseen": rules.unseen_categories(reference, cur, categorical),
+        "quality": quality,
+        "calibration": {
+            "window_rows": len(cur),
+            "reference_rows": len(reference),
+            "resamples": params.resamples,
+            "columns": share_record,
+            "prediction": prediction_record,
+        },
+    }
+
+
+def assess(
+    config: Params,
+    contract: Contract,
+    records: list[dict[str, Any]],
+    feedback: list[dict[str, Any]],
+    reference: Reference,
+    now: dt.datetime,
+    out_dir: Path,
+) -> dict[str, Any]:
+    """The drift verdict of one window (what `mlops drift` writes to drift.json): pure but for the
+    Evidently HTML report in `out_dir`. The quality benchmark calls this, so it measures the job's rules."""
+    section = config.monitoring
+    records, smoke = rules.production_traffic(records)
+    frame = rules.log_frame(records)
+    stamps = rules.timestamp_check(frame, section.window_hours, now)
+    current, duplicates = rules.deduplicate(rules.window(frame, section.window_hours, now))
+    current = current.tail(section.sample_cap)
+    # What the label join left out (ambiguous ids, labels for no logged prediction): shown, not alarmed.
+    labels = rules.label_join(current, feedback)
+    joined = rules.labelled(current, feedback)
+    outcome, valid = _outcomes(joined["label"], contract)
+    joined = joined[valid].reset_index(drop=True)
+    quality: dict[str, Any] = {
+        "timestamps": stamps,
+        "duplicates": duplicates,
+        "labels": {**labels, "invalid": int((~valid).sum())},
+        "smoke_excluded": smoke,  # a deploy's own smoke requests: in the log, not production traffic
+    }
+    served = pd.to_numeric(current["probability"], errors="coerce").to_numpy(float)
+    scored = np.isfinite(served)
+    quality["without_probability"] = int((~scored).sum())
+    window = Scored(current[scored], served[scored])
+    probability = pd.to_numeric(joined["probability"], errors="coerce").to_numpy(float)
+    known = np.isfinite(probability)
+    labelled = Scored(joined[known], probability[known], outcome[valid][known])
+    enough = len(current) >= section.min_rows
+    performance = judge(
+        reference.holdout, window, labelled, reference.design, section, config.project.threshold, enough
     )
-    summary["reference"] = {"rows": len(reference), "file": str(reference_path), "model": model_label}
+    if not enough:
+        summary = rules.insufficient(len(current), section, performance, quality)
+    else:
+        found = _input_drift(section, contract, current, reference.train, out_dir / "drift.html")
+        summary = rules.verdict(
+            len(current),
+            section,
+            found["columns"],
+            found["share"],
+            found["prediction"],
+            found["missing"],
+            found["unseen"],
+            performance,
+            {**quality, **found["quality"]},
+        )
+        summary["calibration"] = found["calibration"]
+        summary["reference"] = {"rows": len(reference.train), "model": reference.model}
+    summary["window"] = {"hours": section.window_hours, "end": now.isoformat()}
     return summary
 
 
@@ -131,62 +251,83 @@ def run(
     contract: Path,
     log_dir: Path,
     reference: Path,
+    holdout: Path,
     model: Path,
-    metrics: Path,
     production: Path,
     out: Path,
     now: dt.datetime | None = None,
 ) -> int:
     config, data_contract = load_checked(params, contract)
-    section, threshold = config.monitoring, config.project.threshold
     if not log_dir.is_dir():
         raise InputError(f"prediction log folder not found: {log_dir}")
     now = now or dt.datetime.now(dt.UTC)
-    records, smoke = rules.production_traffic(read_records(log_dir))
-    frame = rules.log_frame(records)
-    stamps = rules.timestamp_check(frame, section.window_hours, now)
-    current, duplicates = rules.deduplicate(rules.window(frame, section.window_hours, now))
-    current = current.tail(section.sample_cap)
-    feedback = read_records(log_dir, FEEDBACK_PREFIX)
-    # What the label join left out (ambiguous ids, labels for no logged prediction): shown, not alarmed.
-    labels = rules.label_join(current, feedback)
-    quality: dict[str, Any] = {
-        "timestamps": stamps,
-        "duplicates": duplicates,
-        "labels": labels,
-        "smoke_excluded": smoke,  # a deploy's own smoke requests: in the log, not production traffic
-    }
-    baseline = read_json(metrics)
-    concept = rules.concept_check(rules.labelled(current, feedback), baseline, threshold, section)
+    records, feedback = read_records(log_dir), read_records(log_dir, FEEDBACK_PREFIX)
+    against = Reference.load(config.monitoring, data_contract, reference, holdout, (production, model))
     out.mkdir(parents=True, exist_ok=True)
-    if len(current) < section.min_rows:
-        summary = rules.insufficient(len(current), section, concept, quality)
-        if concept.get("drift"):  # too few rows for input drift, but enough labels to see the relation move
-            summary["status"] = "drift"
-            summary["reasons"].append(rules.concept_reason(concept))
-    else:
-        models = (production, model)
-        summary = _input_drift(section, data_contract, current, concept, quality, reference, models, out)
-    summary["window"] = {"hours": section.window_hours, "end": now.isoformat()}
+    summary = assess(config, data_contract, records, feedback, against, now, out)
     write_text(json.dumps(summary, indent=2, default=str) + "\n", out / "drift.json")
     stream = sys.stdout if summary["status"] != "drift" else sys.stderr
     print("\n".join(_summary_lines(summary)), file=stream)
     return rules.EXIT_DRIFT if summary["status"] == "drift" else 0
 
 
+HEADLINES = {
+    "degrading": "the model is degrading",
+    "inputs_moved": "the inputs moved, the model is not shown to degrade",
+    "healthy": "healthy",
+    "insufficient_data": "too little data to judge",
+}
+
+
+def _performance_lines(performance: dict[str, Any]) -> list[str]:
+    """The harm numbers for the issue: measured (labels) or estimated (probabilities), with the baseline."""
+    base, tol = performance.get("baseline_roc_auc"), performance.get("tolerance")
+    measured, estimated = performance.get("measured"), performance.get("estimated")
+    lines = [
+        "",
+        "| performance | ROC AUC | drop vs holdout | lower bound | tolerance |",
+        "|---|---|---|---|---|",
+    ]
+    lines.append(f"| holdout (baseline) | {base} | | | {tol} |")
+    if measured:
+        labels = performance["labels"]
+        lines.append(
+            f"| measured, {labels} labels | {measured['roc_auc']} | {measured['drop']} | "
+            f"{measured['lower_bound']} | {tol} |"
+        )
+    if estimated:
+        lines.append(
+            f"| estimated, {estimated['rows']} rows (CBPE) | {estimated['roc_auc']} | {estimated['drop']} | "
+            f"{estimated['lower_bound']} | {tol} |"
+        )
+    relation = performance.get("relation")
+    if relation:
+        lines += ["", f"Relation test (labels vs the served probabilities): p = {relation['p_value']:.4f} "
+                  f"(alarm below {relation['alpha']})."]  # fmt: skip
+    return lines if (measured or estimated) else []
+
+
 def issue_body(summary: dict[str, Any], run_url: str | None) -> str:
-    """The body of the ONE drift issue the drift workflow keeps up to date."""
+    """The body of the ONE drift issue the drift workflow keeps up to date: harm first."""
+    verdict = summary.get("verdict", summary["status"])
+    next_step = (
+        "A retrain has been dispatched: it opens a pull request with the retrained model and its report, "
+        "so promotion stays a reviewed merge."
+        if summary.get("retrain")
+        else "No retrain was dispatched: the model is not shown to perform worse. Check the feed if an "
+        "input broke; feed labels back (POST /feedback) so the next run measures performance."
+    )
     lines = [
         "<!-- mlops-drift-issue -->",
-        f"## Drift in production: {summary['status']}",
+        f"## Drift in production: {HEADLINES.get(verdict, verdict)}",
         "",
         f"{summary['rows']} predictions in the last {summary['window']['hours']:g} h "
         f"(up to {summary['window']['end']}).",
         "",
         *[f"- {reason}" for reason in summary["reasons"]],
+        *_performance_lines(summary.get("performance") or {}),
         "",
-        "A retrain has been dispatched: it opens a pull request with the retrained model and its report, so",
-        "promotion stays a reviewed merge.",
+        next_step,
     ]
     columns = summary.get("columns") or []
     if columns:

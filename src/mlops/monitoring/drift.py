@@ -1,4 +1,4 @@
-"""Pure monitoring logic: the log as a table, the window, data-quality checks, concept drift, the verdict.
+"""Pure monitoring logic: the log as a table, the window, data-quality checks, the verdict.
 
 Everything here takes and returns plain data, so the rules that decide "drift" are unit-tested without
 Evidently or a server. The Evidently adapter supplies the per-column and prediction drift tests.
@@ -13,7 +13,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.metrics import f1_score, roc_auc_score
 
 from mlops.params import MonitoringParams
 
@@ -296,42 +295,48 @@ def label_join(frame: pd.DataFrame, feedback: list[dict[str, Any]]) -> dict[str,
     }
 
 
-def concept_check(
-    joined: pd.DataFrame, baseline: dict[str, float], threshold: float, params: MonitoringParams
-) -> dict[str, Any]:
-    """Performance on labelled live traffic against the evaluation baseline (reports/metrics.json)."""
-    c = params.concept
-    n = len(joined)
-    if n < c.min_labels or joined["label"].nunique() < 2:
-        return {"status": "insufficient_data", "labels": n, "min_labels": c.min_labels, "drift": False}
-    y = joined["label"].to_numpy(dtype=int)
-    p = joined["probability"].to_numpy(dtype=float)
-    auc = float(roc_auc_score(y, p))
-    f1 = float(f1_score(y, (p >= threshold).astype(int), zero_division=0))
-    auc_drop = baseline["roc_auc"] - auc
-    f1_drop = baseline["f1"] - f1
-    drift = auc_drop > c.max_roc_auc_drop or f1_drop > c.max_f1_drop
-    return {
-        "status": "drift" if drift else "ok",
-        "labels": n,
-        "roc_auc": round(auc, 4),
-        "f1": round(f1, 4),
-        "baseline_roc_auc": baseline["roc_auc"],
-        "baseline_f1": baseline["f1"],
-        "roc_auc_drop": round(auc_drop, 4),
-        "f1_drop": round(f1_drop, 4),
-        "max_roc_auc_drop": c.max_roc_auc_drop,
-        "max_f1_drop": c.max_f1_drop,
-        "drift": drift,
-    }
-
-
-def concept_reason(concept: dict[str, Any]) -> str:
+def performance_reason(performance: dict[str, Any]) -> str | None:
+    """The harm reason of the `performance` block (mlops.monitoring.performance.judge), if it harms."""
+    if not performance.get("degrading"):
+        return None
+    base, tol = performance["baseline_roc_auc"], performance["tolerance"]
+    measured, relation = performance.get("measured"), performance.get("relation")
+    if performance["basis"] == "measured" and measured and relation:
+        why = []
+        if relation["rejected"]:
+            why.append(
+                f"the labels contradict its probabilities (relation test p = {relation['p_value']:.4f} "
+                f"< {relation['alpha']})"
+            )
+        if measured["harms"]:
+            why.append(
+                f"the ROC AUC drop exceeds the tolerance {tol} with {performance['confidence']:.1%} "
+                f"confidence (lower bound {measured['lower_bound']})"
+            )
+        return (
+            f"the model is degrading (measured on {performance['labels']} labels): "
+            + " and ".join(why)
+            + f"; ROC AUC {measured['roc_auc']} vs {base} on the holdout (drop {measured['drop']})"
+        )
+    estimated = performance["estimated"]
     return (
-        f"performance on {concept['labels']} labelled predictions: "
-        f"ROC AUC {concept['roc_auc']} (baseline {concept['baseline_roc_auc']}), "
-        f"F1 {concept['f1']} (baseline {concept['baseline_f1']})"
+        f"the model is degrading (estimated from its probabilities, {performance['labels']} labels "
+        f"< {performance['min_labels']}): expected ROC AUC {estimated['roc_auc']} vs {base} on the holdout "
+        f"(drop {estimated['drop']}, lower bound {estimated['lower_bound']} > tolerance {tol})"
     )
+
+
+def _verdict(inputs: list[str], quality: list[str], performance: dict[str, Any]) -> dict[str, Any]:
+    """Harm first: "degrading" opens the retrain pull request; moved or broken inputs update the issue."""
+    harm = performance_reason(performance)
+    degrading = harm is not None
+    moved = bool(inputs or quality)
+    return {
+        "verdict": "degrading" if degrading else "inputs_moved" if moved else "healthy",
+        "retrain": degrading,
+        "inputs_moved": moved,
+        "reasons": [*([harm] if harm else []), *quality, *inputs],
+    }
 
 
 def verdict(
@@ -342,59 +347,61 @@ def verdict(
     prediction: dict[str, Any] | None,
     missing: list[dict[str, Any]],
     unseen: list[dict[str, Any]],
-    concept: dict[str, Any],
+    performance: dict[str, Any],
     quality: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The summary written to drift.json; `status` is drift, no_drift or insufficient_data."""
+    """The summary written to drift.json; `status` is drift (any alarm) or no_drift, `verdict` says
+    which: degrading (retrain), inputs_moved (report only) or healthy."""
     drifted = [c["column"] for c in columns if c["drifted"]]
     quality = quality or {}
-    reasons = quality_reasons(quality)
+    inputs = []
     if share >= params.drift_share:
-        reasons.append(
+        inputs.append(
             f"{len(drifted)} of {len(columns)} feature columns drifted "
             f"({share:.0%} >= {params.drift_share:.0%}): " + ", ".join(drifted)
         )
     if prediction and prediction["drifted"]:
-        reasons.append(
-            f"predicted probability drifted (score {prediction['score']:.3f} > {prediction['threshold']})"
+        inputs.append(
+            f"predicted probability drifted "
+            f"(score {prediction['score']:.3f} >= limit {prediction['threshold']:.3f})"
         )
-    reasons += [
+    inputs += [
         f"missing values in {m['column']} rose from {m['reference']:.1%} to {m['current']:.1%}"
         for m in missing
         if not m["passed"]
     ]
-    reasons += [f"unseen categories in {u['column']}: {u['unseen']}" for u in unseen if not u["passed"]]
-    if concept.get("drift"):
-        reasons.append(concept_reason(concept))
+    inputs += [f"unseen categories in {u['column']}: {u['unseen']}" for u in unseen if not u["passed"]]
+    judged = _verdict(inputs, quality_reasons(quality), performance)
     return {
-        "status": "drift" if reasons else "no_drift",
+        "status": "drift" if judged["reasons"] else "no_drift",
+        **judged,
         "rows": rows,
         "drifted_columns": drifted,
         "drifted_share": round(share, 4),
-        "reasons": reasons,
         "columns": columns,
         "prediction": prediction,
         "missing": missing,
         "unseen_categories": unseen,
-        "concept": concept,
+        "performance": performance,
         "quality": quality,
     }
 
 
 def insufficient(
-    rows: int, params: MonitoringParams, concept: dict[str, Any], quality: dict[str, Any] | None = None
+    rows: int, params: MonitoringParams, performance: dict[str, Any], quality: dict[str, Any] | None = None
 ) -> dict[str, Any]:
-    """Too few rows to judge the inputs; a broken log (timestamps, duplicates in `quality`) is still drift."""
-    faults = quality_reasons(quality or {})
+    """Too few rows to judge the inputs; a broken log (timestamps, duplicates in `quality`) is still an
+    alarm, and enough labels still judge the model."""
+    judged = _verdict([], quality_reasons(quality or {}), performance)
+    too_few = f"{rows} predictions in the last {params.window_hours:g} h (< {params.min_rows})"
     return {
-        "status": "drift" if faults else "insufficient_data",
+        "status": "drift" if judged["reasons"] else "insufficient_data",
+        **judged,
+        "verdict": judged["verdict"] if judged["reasons"] else "insufficient_data",
         "rows": rows,
         "min_rows": params.min_rows,
-        "reasons": [
-            f"{rows} predictions in the last {params.window_hours:g} h (< {params.min_rows})",
-            *faults,
-        ],
-        "concept": concept,
+        "reasons": [too_few, *judged["reasons"]],
+        "performance": performance,
         "quality": quality or {},
     }
 
