@@ -252,11 +252,13 @@ class DeployParams(_Section):
 class PerformanceParams(_Section):
     min_labels: int = Field(gt=0)
     max_roc_auc_drop: float = Field(ge=0.0, le=1.0)
+    min_relation_drop: float = Field(ge=0.0, le=1.0)
     bootstrap: int = Field(ge=50)
 
 
 class FalseAlarmParams(_Section):
-    """Per-rule false-alarm probabilities on calm traffic (their sum bounds the per-run rate)."""
+    """Per-rule false-alarm probabilities on calm traffic: their sum bounds the calibrated rules' per-run
+    rate (the data-quality checks, e.g. a vanished category, are set to fire by chance far more rarely)."""
 
     inputs: float = Field(gt=0.0, lt=0.5)
     prediction: float = Field(gt=0.0, lt=0.5)
@@ -280,7 +282,7 @@ class MonitoringParams(_Section):
 
     @model_validator(mode="after")
     def _enough_resamples(self) -> MonitoringParams:
-        # A tail probability is estimated from the resamples: below ~5 expected calm crossings the
+        # A tail probability is estimated from the resamples: below 4 expected calm crossings the
         # calibrated limit is the sample's extreme, not a quantile.
         smallest = min(self.false_alarms.model_dump().values())
         if self.resamples * smallest < 4:

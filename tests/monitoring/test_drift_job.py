@@ -9,6 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import pytest
 
 from mlops.cli import main
@@ -83,7 +84,7 @@ def test_concept_shift_with_labels_is_caught_where_input_drift_is_small(world: W
     assert summary["verdict"] == "degrading" and summary["retrain"]
     assert performance["basis"] == "measured" and performance["measured"]["drop"] > 0.05
     assert performance["relation"]["p_value"] < performance["relation"]["alpha"]
-    assert summary["reasons"][0].startswith("the model is degrading (measured on 2000 labels)")
+    assert summary["reasons"][0].startswith("the model is degrading (measured on 2000 labels:")
 
 
 def test_too_few_rows_is_insufficient_data_not_an_alarm(world: World) -> None:
@@ -156,3 +157,52 @@ def test_naive_timestamps_are_read_as_utc_and_named_and_those_in_the_future_coun
         "500 records timestamped more than 5 min in the future, 500 of them naive: not used"
         in (summary["reasons"])
     )
+
+
+def test_a_feature_missing_from_a_labelled_log_and_records_without_probability_are_named_not_a_crash(
+    world: World, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def broken(i: int, r: dict[str, Any]) -> list[dict[str, Any]]:
+        inputs = {k: v for k, v in r["inputs"].items() if k != "region"}  # the feed stopped sending it
+        record = {**r, "inputs": inputs}
+        if i % 4 == 0:
+            record.pop("probability")
+        return [record]
+
+    log = rewrite(world.log("gone", rows=1500, seed=13, labels=True), world.root / "gone-broken", broken)
+    for path in (world.root / "gone").glob("feedback-*.jsonl"):
+        (log / path.name).write_text(path.read_text())
+    code, summary = drift(world, log, world.root / "gone-out")
+    assert code == EXIT_DRIFT and "Traceback" not in capsys.readouterr().err
+    assert any(r.startswith("region is null in all 1500 rows of the window") for r in summary["reasons"])
+    assert any(r.startswith("375 records without a probability") for r in summary["reasons"])
+    assert summary["quality"]["without_probability"] == 375
+    assert summary["performance"]["basis"] == "measured" and summary["performance"]["labels"] == 1125
+
+    def unscored(i: int, r: dict[str, Any]) -> list[dict[str, Any]]:
+        return [{k: v for k, v in r.items() if k != "probability"}]
+
+    log = rewrite(world.log("unscored", rows=800, seed=14), world.root / "unscored-broken", unscored)
+    code, summary = drift(world, log, world.root / "unscored-out")
+    assert code == EXIT_DRIFT and summary["prediction"] is None  # nothing to compare, and said so
+    assert any(r.startswith("800 records without a probability") for r in summary["reasons"])
+
+
+def test_a_holdout_without_both_classes_is_an_input_error(
+    world: World, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    holdout = pd.read_parquet(world.holdout)
+    one_class = tmp_path / "holdout.parquet"
+    holdout[holdout[world.contract.target] == 0].to_parquet(one_class)
+    log = world.log("one-class", rows=600, seed=15)
+    args = ["drift", "--log-dir", str(log), "--reference", str(world.reference), "--holdout", str(one_class),
+            "--model", str(world.model_path), "--production", str(tmp_path / "none.yaml"),
+            "--params", str(ROOT / "tests" / "world" / "params.yaml"),
+            "--contract", str(ROOT / "tests" / "world" / "contract.yaml"),
+            "--out", str(tmp_path / "out")]  # fmt: skip
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert (
+        f"{one_class}: " in err and "positive rows; the performance baseline needs at least 30 of each" in err
+    )
+    assert not (tmp_path / "out" / "drift.json").exists()

@@ -79,7 +79,7 @@ def test_a_changed_relation_is_degrading_measured_with_its_numbers(judged: Judge
     assert out["basis"] == "measured" and out["labels"] == 1000
     assert out["measured"]["drop"] > 0.03 and out["relation"]["p_value"] < out["relation"]["alpha"]
     reason = rules.performance_reason(out)
-    assert reason is not None and reason.startswith("the model is degrading (measured on 1000 labels)")
+    assert reason is not None and reason.startswith("the model is degrading (measured on 1000 labels:")
     summary = rules.verdict(1000, judged.params, [], 0.0, None, [], [], out)
     assert summary["verdict"] == "degrading" and summary["retrain"] and summary["reasons"][0] == reason
 
@@ -112,3 +112,17 @@ def test_the_auc_numbers_are_sound() -> None:
     assert 0.75 < np.sqrt(var) / float(np.std(aucs)) < 1.25
     # Ties count half: all-equal probabilities rank nothing.
     assert expected_roc_auc(np.full(10, 0.3)) == pytest.approx(0.5)
+
+
+def test_a_relation_moved_without_ranking_harm_is_reported_not_retrained(judged: Judge) -> None:
+    # A prior shift: most negatives gone, the ranking intact. The probabilities are off (the relation
+    # test sees it), the ROC AUC is not: the issue says so, no retrain opens.
+    rows = generate(6000, 80_000)
+    rows = rows[(rows[judged.target] == 1) | (np.random.default_rng(0).random(len(rows)) < 0.3)]
+    scored = Scored(rows, judged._p(rows), rows[judged.target].to_numpy(int))
+    out = judge(judged.holdout, scored, scored, judged.design, judged.params, THRESHOLD, judge_window=False)
+    assert out["relation"]["rejected"] and abs(out["measured"]["drop"]) < 0.01, out
+    assert not out["degrading"] and out["relation_moved"]
+    summary = rules.verdict(len(rows), judged.params, [], 0.0, None, [], [], out)
+    assert summary["verdict"] == "relation_moved" and not summary["retrain"]
+    assert summary["reasons"][0].startswith("the labels contradict the model's probabilities")

@@ -156,7 +156,7 @@ def _calm_distances(
     out = {c.name: np.zeros(resamples) for c in columns}
     if n == 0 or reference.empty:
         return pd.DataFrame(out)
-    window, n = n, min(n, _LARGEST_RESAMPLE)
+    window, n = n, resampled_rows(n)
     widest = max((c.size for c in columns), default=1) + 1
     block = max(1, min(resamples, _BLOCK_CELLS // max(widest, n)))
     for start in range(0, resamples, block):
@@ -167,6 +167,11 @@ def _calm_distances(
     # both), and the 1 / sqrt(n) law from the resampled size to the window's.
     scale = math.sqrt(1.0 + window / len(reference)) * math.sqrt(n / window)
     return pd.DataFrame({name: values * scale for name, values in out.items()})
+
+
+def resampled_rows(window_rows: int) -> int:
+    """The calm windows' size for a window of `window_rows` (larger ones are scaled from it)."""
+    return min(window_rows, _LARGEST_RESAMPLE)
 
 
 def _exceedance_levels(calm: np.ndarray) -> np.ndarray:

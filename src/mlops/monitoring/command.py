@@ -69,6 +69,10 @@ def _outcomes(values: pd.Series, contract: Contract) -> tuple[np.ndarray, np.nda
     return coded, coded >= 0
 
 
+# Fewer holdout rows of a class than this and its ROC AUC, the baseline of every drop, is noise.
+_MIN_HOLDOUT_CLASS = 30
+
+
 @dataclass(frozen=True)
 class Reference:
     """What the window is judged against: training rows (inputs), the labelled holdout (performance),
@@ -98,6 +102,12 @@ class Reference:
         if rows.empty:
             raise InputError(f"{holdout}: no holdout rows to judge performance against")
         outcome = (rows[contract.target] == contract.positive_label).to_numpy(dtype=int)
+        counts = np.bincount(outcome, minlength=2)
+        if counts.min() < _MIN_HOLDOUT_CLASS:
+            raise InputError(
+                f"{holdout}: {counts[0]} negative and {counts[1]} positive rows; the performance baseline "
+                f"needs at least {_MIN_HOLDOUT_CLASS} of each"
+            )
         scored = Scored(rows, scorer.predict_proba(rows[columns])[:, 1], outcome)
         return cls(frame, scored, Design.from_holdout(rows, contract), label)
 
@@ -128,8 +138,15 @@ def _input_drift(
     }
     judged_num = [c for c in numeric if c not in empty]
     judged_cat = [c for c in categorical if c not in empty]
+    # Records without a probability are counted in `quality`; none at all: no prediction drift to judge.
+    scored = "probability" if cur["probability"].notna().any() else None
     calm = calibration.calm_distances(
-        reference, [*judged_num, "probability"], judged_cat, len(cur), params.resamples, params.seed
+        reference,
+        [*judged_num, *([scored] if scored else [])],
+        judged_cat,
+        len(cur),
+        params.resamples,
+        params.seed,
     )
     limits, share_record = calibration.share_limits(
         calm[[*judged_num, *judged_cat]],
@@ -137,21 +154,30 @@ def _input_drift(
         params.drift_share,
         params.false_alarms.inputs,
     )
-    prediction_limit, prediction_record = calibration.single_limit(
-        calm["probability"].to_numpy(), params.prediction_threshold, params.false_alarms.prediction
+    prediction_limit, prediction_record = (
+        calibration.single_limit(
+            calm["probability"].to_numpy(), params.prediction_threshold, params.false_alarms.prediction
+        )
+        if scored
+        else (params.prediction_threshold, None)
     )
-    from mlops.adapters.evidently import drift_report
+    from mlops.adapters.evidently import DriftResult, drift_report
 
-    result = drift_report(
-        reference,
-        cur,
-        numeric=judged_num,
-        categorical=judged_cat,
-        prediction="probability",
-        drift_share=params.drift_share,
-        column_thresholds=limits,
-        prediction_threshold=prediction_limit,
-        html=html,
+    # Every feature null in the window (named in `quality`): nothing left for Evidently to compare.
+    result = (
+        drift_report(
+            reference,
+            cur,
+            numeric=judged_num,
+            categorical=judged_cat,
+            prediction=scored,
+            drift_share=params.drift_share,
+            column_thresholds=limits,
+            prediction_threshold=prediction_limit,
+            html=html,
+        )
+        if judged_num or judged_cat
+        else DriftResult(columns=[], drifted_share=0.0, share_test_failed=False, prediction=None)
     )
     columns = [
         {
@@ -178,6 +204,7 @@ def _input_drift(
         "quality": quality,
         "calibration": {
             "window_rows": len(cur),
+            "resampled_rows": calibration.resampled_rows(len(cur)),
             "reference_rows": len(reference),
             "resamples": params.resamples,
             "columns": share_record,
@@ -273,6 +300,7 @@ def run(
 
 HEADLINES = {
     "degrading": "the model is degrading",
+    "relation_moved": "the labels contradict the model's probabilities, its ranking holds",
     "inputs_moved": "the inputs moved, the model is not shown to degrade",
     "healthy": "healthy",
     "insufficient_data": "too little data to judge",
@@ -310,12 +338,13 @@ def _performance_lines(performance: dict[str, Any]) -> list[str]:
 def issue_body(summary: dict[str, Any], run_url: str | None) -> str:
     """The body of the ONE drift issue the drift workflow keeps up to date: harm first."""
     verdict = summary.get("verdict", summary["status"])
+    measured = (summary.get("performance") or {}).get("basis") == "measured"
     next_step = (
         "A retrain has been dispatched: it opens a pull request with the retrained model and its report, "
         "so promotion stays a reviewed merge."
         if summary.get("retrain")
-        else "No retrain was dispatched: the model is not shown to perform worse. Check the feed if an "
-        "input broke; feed labels back (POST /feedback) so the next run measures performance."
+        else "No retrain was dispatched: the model is not shown to perform worse. Check the feed if an input "
+        "broke" + ("." if measured else "; feed labels back (POST /feedback) so the next run measures it.")
     )
     lines = [
         "<!-- mlops-drift-issue -->",

@@ -207,6 +207,13 @@ def quality_reasons(quality: dict[str, Any]) -> list[str]:
         reasons.append(f"{stamps['naive']} records with timestamps without a UTC offset (naive): read as UTC")
     if stamps.get("invalid"):
         reasons.append(f"{stamps['invalid']} records with a missing or invalid timestamp: not used")
+    if quality.get("without_probability"):
+        reasons.append(
+            f"{quality['without_probability']} records without a probability: not judged for performance"
+        )
+    invalid = (quality.get("labels") or {}).get("invalid")
+    if invalid:
+        reasons.append(f"{invalid} fed-back labels are neither 0 / 1 nor the contract's two values: not used")
     dups = quality.get("duplicates") or {}
     if dups.get("records"):
         reasons.append(
@@ -296,46 +303,73 @@ def label_join(frame: pd.DataFrame, feedback: list[dict[str, Any]]) -> dict[str,
 
 
 def performance_reason(performance: dict[str, Any]) -> str | None:
-    """The harm reason of the `performance` block (mlops.monitoring.performance.judge), if it harms."""
+    """The harm reason of the `performance` block (mlops.monitoring.performance.judge), if it harms:
+    every source that harms, with its numbers."""
     if not performance.get("degrading"):
         return None
     base, tol = performance["baseline_roc_auc"], performance["tolerance"]
-    measured, relation = performance.get("measured"), performance.get("relation")
-    if performance["basis"] == "measured" and measured and relation:
-        why = []
-        if relation["rejected"]:
-            why.append(
-                f"the labels contradict its probabilities (relation test p = {relation['p_value']:.4f} "
-                f"< {relation['alpha']})"
-            )
-        if measured["harms"]:
-            why.append(
-                f"the ROC AUC drop exceeds the tolerance {tol} with {performance['confidence']:.1%} "
-                f"confidence (lower bound {measured['lower_bound']})"
-            )
-        return (
-            f"the model is degrading (measured on {performance['labels']} labels): "
-            + " and ".join(why)
-            + f"; ROC AUC {measured['roc_auc']} vs {base} on the holdout (drop {measured['drop']})"
+    measured, relation, estimated = (performance.get(k) or {} for k in ("measured", "relation", "estimated"))
+    why = []
+    if relation and relation["harms"]:
+        why.append(
+            f"the labels contradict its probabilities (relation test p = {relation['p_value']:.4f} "
+            f"< {relation['alpha']}) and the measured ROC AUC drop is {measured['drop']} "
+            f"(>= {relation['min_drop']})"
         )
-    estimated = performance["estimated"]
+    if measured and measured["harms"]:
+        why.append(
+            f"the measured ROC AUC drop {measured['drop']} exceeds the tolerance {tol} with "
+            f"{performance['confidence']:.1%} confidence (lower bound {measured['lower_bound']})"
+        )
+    if estimated and estimated["harms"]:
+        why.append(
+            f"the ROC AUC its probabilities imply dropped by {estimated['drop']} (lower bound "
+            f"{estimated['lower_bound']} > tolerance {tol})"
+        )
+    if measured:
+        roc = f"ROC AUC {measured['roc_auc']} vs {base} on the holdout"
+        basis = f"measured on {performance['labels']} labels: {roc}"
+    else:
+        basis = (
+            f"estimated from its probabilities, {_labels_note(performance)}: expected ROC AUC "
+            f"{estimated['roc_auc']} vs {base} on the holdout"
+        )
+    return f"the model is degrading ({basis}): " + "; ".join(why)
+
+
+def _labels_note(performance: dict[str, Any]) -> str:
+    n, needed = performance["labels"], performance["min_labels"]
+    return f"{n} labels < {needed}" if n < needed else f"all {n} labels of one class"
+
+
+def relation_reason(performance: dict[str, Any]) -> str | None:
+    """A relation that moved without costing the ranking (reported, no retrain)."""
+    if not performance.get("relation_moved"):
+        return None
+    relation, measured = performance["relation"], performance["measured"]
     return (
-        f"the model is degrading (estimated from its probabilities, {performance['labels']} labels "
-        f"< {performance['min_labels']}): expected ROC AUC {estimated['roc_auc']} vs {base} on the holdout "
-        f"(drop {estimated['drop']}, lower bound {estimated['lower_bound']} > tolerance {tol})"
+        f"the labels contradict the model's probabilities (relation test p = {relation['p_value']:.4f} "
+        f"< {relation['alpha']}, {relation['labels']} labels) but its ROC AUC holds (drop {measured['drop']} "
+        f"< {relation['min_drop']}): the probabilities are off, the ranking is not (recalibrate, or retrain "
+        "by hand if decisions hang on the threshold)"
     )
 
 
 def _verdict(inputs: list[str], quality: list[str], performance: dict[str, Any]) -> dict[str, Any]:
-    """Harm first: "degrading" opens the retrain pull request; moved or broken inputs update the issue."""
-    harm = performance_reason(performance)
-    degrading = harm is not None
-    moved = bool(inputs or quality)
+    """Harm first: "degrading" opens the retrain pull request; a moved relation that costs no ranking,
+    moved or broken inputs update the issue only."""
+    harm, relation = performance_reason(performance), relation_reason(performance)
+    verdict = (
+        "degrading" if harm
+        else "relation_moved" if relation
+        else "inputs_moved" if inputs or quality
+        else "healthy"
+    )  # fmt: skip
     return {
-        "verdict": "degrading" if degrading else "inputs_moved" if moved else "healthy",
-        "retrain": degrading,
-        "inputs_moved": moved,
-        "reasons": [*([harm] if harm else []), *quality, *inputs],
+        "verdict": verdict,
+        "retrain": harm is not None,
+        "inputs_moved": bool(inputs or quality),
+        "reasons": [r for r in (harm, relation) if r] + quality + inputs,
     }
 
 

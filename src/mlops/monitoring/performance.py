@@ -11,11 +11,14 @@ labelled window is never judged as if it were large:
   Its p-value is simulated: labels drawn from the reference relation at the window's own rows (plus
   b_h's estimation noise), so small windows and rare categories get an exact, not asymptotic, answer.
 - **Measured drop** (labels): holdout ROC AUC minus the window's, with DeLong variances of both; it
-  harms when the drop's one-sided lower confidence bound exceeds `max_roc_auc_drop`.
+  harms when the drop's one-sided lower confidence bound exceeds `max_roc_auc_drop`. A rejected relation
+  test harms when the measured drop is at least `min_relation_drop` (significance from the test, size from
+  the drop); with a smaller drop the relation moved without costing the ranking (`relation_moved`).
 - **Estimated drop** (no or too few labels): confidence-based performance estimation (CBPE). If the
   served probabilities are right, the expected ROC AUC of a set of rows follows from the probabilities
   alone; the holdout's expected AUC minus the window's is the drop that the population's move costs
   (bootstrap standard errors). Measured on the holdout, the model's own calibration bias cancels.
+  Computed with labels too: a population move that costs the ranking harms whether or not labels came.
 """
 
 from __future__ import annotations
@@ -37,6 +40,10 @@ _CLIP_IQRS = 3.0
 # the holdout (rarer ones share the baseline, keeping the test's degrees of freedom bounded).
 _MAX_LEVELS, _MIN_SHARE = 6, 0.01
 _RIDGE = 1.0  # keeps the holdout fit finite when a term is collinear or separates the classes
+# The relation test compares the window with the holdout's fitted relation, whose own error is fixed for a
+# deployment: with many more labels than this share of the holdout, that error would decide the verdict
+# (a calm deployment alarming always or never). Larger labelled windows are subsampled to it.
+_HOLDOUT_PER_LABEL = 3
 _EPS = 1e-6
 
 
@@ -75,6 +82,8 @@ class Design:
         return cls(numeric, levels)
 
     def matrix(self, frame: pd.DataFrame, probability: np.ndarray) -> np.ndarray:
+        """z(x) of each row; a column the rows lack counts as missing (a broken feed is judged, not fatal)."""
+        frame = frame.reindex(columns=[*self.numeric, *self.levels])
         parts = [np.ones(len(frame)), _logit(probability)]
         for col, (median, scale, missing) in self.numeric.items():
             x = pd.to_numeric(frame[col], errors="coerce").replace([np.inf, -np.inf], np.nan)
@@ -188,6 +197,15 @@ class Scored:
         return len(self.probability)
 
 
+def _at_most(scored: Scored, rows: int, seed: int) -> Scored:
+    """A seeded subsample of at most `rows` rows (all of them when there are fewer)."""
+    if len(scored) <= rows:
+        return scored
+    keep = np.sort(np.random.default_rng(seed).choice(len(scored), size=rows, replace=False))
+    label = scored.label[keep] if scored.label is not None else None
+    return Scored(scored.rows.iloc[keep], scored.probability[keep], label)
+
+
 def _f1(y: np.ndarray, p: np.ndarray, threshold: float) -> float:
     hit = p >= threshold
     tp = float((hit & (y == 1)).sum())
@@ -244,7 +262,8 @@ def judge(
             "harms": bool(drop - z * float(se) > tolerance),
         }
     both_classes = labelled.label is not None and len(np.unique(labelled.label)) == 2
-    if len(labelled) >= perf.min_labels and both_classes:
+    out["measurable"] = bool(len(labelled) >= perf.min_labels and both_classes)
+    if out["measurable"]:
         auc, var = roc_auc_with_variance(labelled.label, labelled.probability)
         drop = base_auc - auc
         lower = drop - z * float(np.sqrt(var + base_var))
@@ -255,21 +274,33 @@ def judge(
             "lower_bound": round(lower, 4),
             "harms": bool(lower > tolerance),
         }
+        tested = _at_most(labelled, len(holdout) // _HOLDOUT_PER_LABEL, params.seed)
+        assert tested.label is not None
         relation = relation_test(
             design,
             (holdout.rows, holdout.probability, holdout.label),
-            (labelled.rows, labelled.probability, labelled.label),
+            (tested.rows, tested.probability, tested.label),
             params.resamples,
             params.seed,
         )
         rejected = relation["p_value"] < alarms.relation
-        out["relation"] = {**relation, "alpha": alarms.relation, "rejected": rejected}
-        out["basis"] = "measured"
-        out["degrading"] = bool(out["measured"]["harms"] or out["relation"]["rejected"])
-    elif out["estimated"] is not None:
-        out["basis"] = "estimated"
-        out["degrading"] = out["estimated"]["harms"]
-    else:
-        out["basis"] = "none"
-        out["degrading"] = False
+        out["relation"] = {
+            **relation,
+            "labels": len(tested),
+            "alpha": alarms.relation,
+            "rejected": rejected,
+            # Significance from the test, size from the measured drop: a changed relation that costs
+            # the ranking less than this is reported (relation_moved), not retrained on.
+            "min_drop": perf.min_relation_drop,
+            "harms": bool(rejected and drop >= perf.min_relation_drop),
+        }
+    out["basis"] = "measured" if out["measured"] else "estimated" if out["estimated"] else "none"
+    # Harm from either source: labels see a changed relation, the estimate sees the population's move
+    # (a covariate shift that costs the ranking is as real with labels as without).
+    harms = [
+        *([out["measured"]["harms"], out["relation"]["harms"]] if out["measured"] else []),
+        *([out["estimated"]["harms"]] if out["estimated"] else []),
+    ]
+    out["degrading"] = any(harms)
+    out["relation_moved"] = bool(out["relation"] and out["relation"]["rejected"] and not out["degrading"])
     return out
