@@ -16,6 +16,8 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+import joblib
+import numpy as np
 import pandas as pd
 import pytest
 import yaml
@@ -170,3 +172,41 @@ def test_a_corrupted_raw_file_stops_validate_with_its_report(
     assert not report["success"] and report["failed"] >= 1
     assert any("`churned`" in failure for failure in report["failures"]), report["failures"]
     assert "FAILED" in output and "FAILED" in Path(paths["validation_md"]).read_text()
+
+
+def test_only_a_model_that_passed_the_gate_is_registered_and_its_bytes_once(
+    world: World, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import mlflow
+
+    paths, argv, params = world
+    for name, args in argv.items():
+        if name != "gate":
+            assert run_stage(args, capsys)[0] == 0, name
+    md5, project = file_md5(paths["model"]), params["project"]["name"]
+    client = mlflow.MlflowClient()
+    # A failing gate (an unreachable floor) registers nothing.
+    strict = yaml.safe_load(Path(paths["params"]).read_text())
+    strict["gates"]["performance"]["min"]["roc_auc"] = 0.999
+    Path("strict.yaml").write_text(yaml.safe_dump(strict, sort_keys=False))
+    gate = argv["gate"]
+    assert "--params" not in gate  # dvc.yaml's gate takes the default params.yaml
+    failing = [*gate, "--params", "strict.yaml"]
+    assert run_stage(failing, capsys)[0] == 1
+    assert client.search_registered_models(f"name = '{project}'") == []
+    # It passes: one version, tagged with the model's md5; a re-run gives the same version back.
+    code, output = run_stage(gate, capsys)
+    assert code == 0 and f"registered model '{project}' version 1" in output
+    code, output = run_stage(gate, capsys)
+    assert code == 0 and "version 1 (already registered)" in output
+    (version,) = client.search_model_versions(f"name = '{project}'")
+    assert version.tags == {"mlops.model_md5": md5, "mlops.gates": "passed"}
+    # pyfunc answers what the model serves (both class probabilities), as its signature says.
+    holdout = pd.read_parquet(paths["test"]).head(4)
+    served = mlflow.pyfunc.load_model(f"models:/{project}/1").predict(holdout)
+    expected = joblib.load(paths["model"]).predict_proba(holdout)
+    np.testing.assert_allclose(np.asarray(served), expected)
+    # The training data is the run's dataset input, its digest the file's md5.
+    (run,) = mlflow_runs_of(md5)
+    (dataset,) = run.inputs.dataset_inputs
+    assert (dataset.dataset.name, dataset.dataset.digest) == ("train", file_md5(paths["train"]))

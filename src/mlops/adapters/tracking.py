@@ -28,7 +28,6 @@ _MODEL_REQUIREMENTS = ("scikit-learn", "skops", "numpy", "pandas", "scipy")
 class LoggedModel:
     run_id: str
     model_uri: str
-    registered_version: str | None
     closed_orphans: tuple[str, ...] = ()  # RUNNING runs of dead trainings, marked KILLED first
 
 
@@ -87,42 +86,90 @@ def _requirements() -> list[str]:
 def log_training(
     *,
     experiment: str,
-    registered_model: str,
     model: Any,
     input_example: pd.DataFrame,
+    training: tuple[pd.DataFrame, str, str],
     params: dict[str, Any],
     metrics: dict[str, float],
     tags: dict[str, str],
 ) -> LoggedModel:
-    """One MLflow run for one training: params, metrics, lineage tags, and the model (registered)."""
+    """One MLflow run for one training: params, metrics, lineage tags, the training data as a dataset
+    input and the model as a LoggedModel tagged with its file's md5. Not registered: only a model that
+    passes the gates is (`register_passed`).
+
+    `training`: the training rows, their target column and the training file's md5 (the dataset digest).
+    """
     mlflow = _mlflow()
-    import mlflow.sklearn  # noqa: F811  (the submodule import is what registers `mlflow.sklearn`)
+    # The submodule imports are what register `mlflow.data` and `mlflow.sklearn` on the module.
+    import mlflow.data  # noqa: F811
+    import mlflow.sklearn
     import skops.io as sio
     from mlflow.models import infer_signature
 
     mlflow.set_experiment(experiment)
     closed = close_orphans(experiment)
-    signature = infer_signature(input_example, model.predict_proba(input_example)[:, 1])
+    # pyfunc answers what the model serves: predict_proba (both columns), and the signature says so.
+    signature = infer_signature(input_example, model.predict_proba(input_example))
     # skops refuses unknown types on load; this model was built by us in this process, so the types it
     # contains are exactly the ones to trust (e.g. sklearn's tree predictors).
     trusted = sio.get_untrusted_types(data=sio.dumps(model))
     owner = {PID_TAG: str(os.getpid()), HOST_TAG: socket.gethostname()}
+    rows, target, digest = training
     with mlflow.start_run(run_name=f"train-{params.get('estimator', 'model')}", tags=owner) as run:
         mlflow.log_params(params)
         mlflow.log_metrics(metrics)
         mlflow.set_tags(tags)
+        dataset = mlflow.data.from_pandas(rows, name="train", targets=target, digest=digest)
+        mlflow.log_input(dataset, context="training")
         info = mlflow.sklearn.log_model(
             sk_model=model,
             name="model",
             input_example=input_example,
             signature=signature,
+            pyfunc_predict_fn="predict_proba",
             pip_requirements=_requirements(),
             skops_trusted_types=trusted,
-            registered_model_name=registered_model or None,
+            tags={MODEL_MD5_TAG: tags[MODEL_MD5_TAG]},
         )
-    version = getattr(info, "registered_model_version", None)
-    registered = str(version) if version is not None else None
-    return LoggedModel(run.info.run_id, info.model_uri, registered, tuple(closed))
+    return LoggedModel(run.info.run_id, info.model_uri, tuple(closed))
+
+
+def register_passed(*, experiment: str, registered_model: str, model_md5: str) -> tuple[str | None, bool]:
+    """Register the LoggedModel of this model file (found by its md5 tag) as a version of
+    `registered_model`, once: the same bytes already registered give that version back.
+
+    Returns (version, newly registered); version None when this store never logged the model (it came
+    from the DVC cache into a fresh store: there is no artifact to register).
+    """
+    mlflow = _mlflow()
+    client = mlflow.MlflowClient()
+    existing = _version_of(client, registered_model, model_md5)
+    if existing is not None:
+        return existing, False
+    found = mlflow.get_experiment_by_name(experiment)
+    logged = (
+        mlflow.search_logged_models(
+            experiment_ids=[found.experiment_id],
+            filter_string=f"tags.`{MODEL_MD5_TAG}` = '{model_md5}'",
+            max_results=1,
+            output_format="list",
+        )
+        if found is not None
+        else []
+    )
+    if not logged:
+        return None, False
+    tags = {MODEL_MD5_TAG: model_md5, "mlops.gates": "passed"}
+    version = mlflow.register_model(f"models:/{logged[0].model_id}", registered_model, tags=tags)
+    return str(version.version), True
+
+
+def _version_of(client: Any, registered_model: str, model_md5: str) -> str | None:
+    """The registered version of this model file (one search by its md5 version tag), or None."""
+    found = client.search_model_versions(
+        f"name = '{registered_model}' and tags.`{MODEL_MD5_TAG}` = '{model_md5}'"
+    )
+    return str(min(int(v.version) for v in found)) if found else None
 
 
 def log_to_model_run(
@@ -158,16 +205,18 @@ def find_model_run(*, experiment: str, model_md5: str) -> str | None:
 
 
 def set_alias(*, registered_model: str, alias: str, model_md5: str) -> str:
-    """Point `alias` (staging / champion) at the registered version trained as this model file.
+    """Point `alias` (staging / champion) at the registered version of this model file.
 
     Git says what runs where; the registry alias mirrors it so MLflow users see the same truth. Raises
-    LookupError when no registered version carries the model's md5 tag (trained against another store).
+    LookupError when no version carries the model's md5 (it never passed the gate in this store).
     """
     mlflow = _mlflow()
     client = mlflow.MlflowClient()
-    for version in client.search_model_versions(f"name = '{registered_model}'"):
-        run = client.get_run(version.run_id) if version.run_id else None
-        if run is not None and run.data.tags.get(MODEL_MD5_TAG) == model_md5:
-            client.set_registered_model_alias(registered_model, alias, version.version)
-            return str(version.version)
-    raise LookupError(f"no version of registered model {registered_model!r} was trained as md5 {model_md5}")
+    version = _version_of(client, registered_model, model_md5)
+    if version is None:
+        raise LookupError(
+            f"no version of registered model {registered_model!r} is model md5 {model_md5} "
+            "(only a model that passed the gates against this tracking store is registered)"
+        )
+    client.set_registered_model_alias(registered_model, alias, version)
+    return version

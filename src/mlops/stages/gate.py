@@ -1,7 +1,8 @@
 """Stage `gate`: the promotion gates. Writes reports/gates.{json,md}, then fails if any enabled gate failed.
 
 A candidate that fails here stops `dvc repro` (and the pull request): nothing downstream of the gate runs.
-The suite itself is mlops.gates.suite; this edge reads the files, writes the reports and the MLflow run.
+The suite itself is mlops.gates.suite; this edge reads the files, writes the reports and the MLflow run,
+and registers the model only when it passed (once per model file).
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from mlops.adapters.tracking import log_to_model_run
+from mlops.adapters.tracking import log_to_model_run, register_passed
 from mlops.consistency import load_checked
 from mlops.gates.result import markdown, report
 from mlops.gates.suite import champion_predictions, run_gates
@@ -63,4 +64,11 @@ def run(
         f"gate: passed all {len(results)} checks -> {report_md}"
         + (f" (disabled: {', '.join(disabled)})" if disabled else "")
     )
+    # Only what passed is registered, and the same bytes once (a re-run gives the same version back).
+    name = config.project.name
+    version, new = register_passed(experiment=name, registered_model=name, model_md5=model_md5)
+    if version is None:
+        print(f"gate: no MLflow run logged model md5 {model_md5} in this store: not registered")
+    else:
+        print(f"gate: registered model {name!r} version {version}" + ("" if new else " (already registered)"))
     return 0

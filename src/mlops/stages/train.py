@@ -53,11 +53,12 @@ def run(params: Path, contract: Path, train: Path, validation: Path, model_out: 
     try:
         joblib.dump(model, tmp)
         md5 = file_md5(tmp)
+        train_md5 = file_md5(train)
         logged = log_training(
             experiment=config.project.name,
-            registered_model=config.project.name,
             model=model,
             input_example=x.head(5),
+            training=(df, data_contract.target, train_md5),
             params={**estimator_params(section), "train_rows": len(df), "features": ",".join(columns)},
             metrics={
                 "train_roc_auc": float(roc_auc_score(y, proba)),
@@ -65,7 +66,7 @@ def run(params: Path, contract: Path, train: Path, validation: Path, model_out: 
             },
             tags={
                 MODEL_MD5_TAG: md5,
-                "mlops.train_data_md5": file_md5(train),
+                "mlops.train_data_md5": train_md5,
                 "mlops.contract": f"{data_contract.name} v{data_contract.version}",
                 **{f"mlops.{k}": v for k, v in git_state().items()},
             },
@@ -73,9 +74,8 @@ def run(params: Path, contract: Path, train: Path, validation: Path, model_out: 
         tmp.replace(model_out)
     finally:
         tmp.unlink(missing_ok=True)
-    version = f", registered version {logged.registered_version}" if logged.registered_version else ""
     print(f"train: {section.estimator} on {len(df)} rows -> {model_out} (md5 {md5})")
-    print(f"train: MLflow run {logged.run_id}{version} at {tracking_uri()}")
+    print(f"train: MLflow run {logged.run_id} at {tracking_uri()} (registered only if it passes the gate)")
     for orphan in logged.closed_orphans:
         print(f"train: MLflow run {orphan} was left RUNNING by a killed training: marked KILLED")
     return 0
