@@ -153,7 +153,7 @@ COMMANDS: tuple[Command, ...] = (
        "mlops.deploy.promotion:run_rollback", (ENV,)),
     _C("aliases", "Set the MLflow alias from deploy/<env>.yaml.", "deploy",
        "mlops.deploy.promotion:run_aliases",
-       (ENV, PARAMS, opt("server-only", action="store_true",
+       (ENV, PARAMS, path("gates"), opt("server-only", action="store_true",
                          help="without $MLFLOW_TRACKING_URI (the embedded store): say so, do nothing"))),
     _C("promotion-report", "Markdown body of the promotion pull request.", "deploy",
        "mlops.deploy.promotion_report:run",

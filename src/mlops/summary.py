@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -39,8 +41,20 @@ def render(
     )
 
 
+def tracking_notice(environ: Mapping[str, str]) -> str | None:
+    """In a GitHub Actions job without a tracking server: the one line that says where the runs went."""
+    if environ.get("GITHUB_ACTIONS") != "true" or environ.get("MLFLOW_TRACKING_URI"):
+        return None
+    return (
+        "::notice title=tracking::MLFLOW_TRACKING_URI is not set: this job tracked its runs in its own "
+        "sqlite:///mlflow.db, lost with the runner (set the secret to a tracking server: docs/team-scale.md)"
+    )
+
+
 def run(metrics: Path, gates: Path, gates_md: Path, validation_md: Path, slices: Path, plots: Path) -> int:
     verdict = read_json(gates) if gates.exists() else None
     reports = (str(validation_md), str(slices), f"{plots}/")
     print(render(read_json(metrics), metrics, verdict, gates_md, reports))
+    if notice := tracking_notice(os.environ):
+        print(notice)
     return 0

@@ -148,7 +148,16 @@ def test_aliases_server_only_without_a_tracking_server_mirrors_nothing(
 ) -> None:
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     monkeypatch.chdir(tmp_path)  # no deploy/ record, no dvc.yaml: nothing is read
-    argv = ["aliases", "--env", "staging", "--params", str(WORLD_PARAMS), "--server-only"]
+    argv = [
+        "aliases",
+        "--env",
+        "staging",
+        "--params",
+        str(WORLD_PARAMS),
+        "--gates",
+        "gates.json",
+        "--server-only",
+    ]
     assert main(argv) == 0
     assert (
         capsys.readouterr().out

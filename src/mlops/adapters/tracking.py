@@ -134,34 +134,61 @@ def log_training(
     return LoggedModel(run.info.run_id, info.model_uri, tuple(closed))
 
 
-def register_passed(*, experiment: str, registered_model: str, model_md5: str) -> tuple[str | None, bool]:
+def register_passed(
+    *, experiment: str, registered_model: str, model_md5: str, model_file: Path | None = None
+) -> tuple[str | None, bool]:
     """Register the LoggedModel of this model file (found by its md5 tag) as a version of
     `registered_model`, once: the same bytes already registered give that version back.
 
-    Returns (version, newly registered); version None when this store never logged the model (it came
-    from the DVC cache into a fresh store: there is no artifact to register).
+    `model_file` (promotion: the gate ran where the job could not reach this store): when the store never
+    logged the model, log that file first, in a `promote` run tagged with its md5. Returns (version, newly
+    registered); version None when there is nothing to register.
     """
     mlflow = _mlflow()
     client = mlflow.MlflowClient()
     existing = _version_of(client, registered_model, model_md5)
     if existing is not None:
         return existing, False
-    found = mlflow.get_experiment_by_name(experiment)
-    logged = (
-        mlflow.search_logged_models(
-            experiment_ids=[found.experiment_id],
-            filter_string=f"tags.`{MODEL_MD5_TAG}` = '{model_md5}'",
-            max_results=1,
-            output_format="list",
-        )
-        if found is not None
-        else []
-    )
-    if not logged:
+    model_id = _logged_model_id(mlflow, experiment, model_md5)
+    if model_id is None and model_file is not None:
+        model_id = _log_model_file(mlflow, experiment, model_file, model_md5)
+    if model_id is None:
         return None, False
     tags = {MODEL_MD5_TAG: model_md5, "mlops.gates": "passed"}
-    version = mlflow.register_model(f"models:/{logged[0].model_id}", registered_model, tags=tags)
+    version = mlflow.register_model(f"models:/{model_id}", registered_model, tags=tags)
     return str(version.version), True
+
+
+def _logged_model_id(mlflow: Any, experiment: str, model_md5: str) -> str | None:
+    found = mlflow.get_experiment_by_name(experiment)
+    if found is None:
+        return None
+    logged = mlflow.search_logged_models(
+        experiment_ids=[found.experiment_id],
+        filter_string=f"tags.`{MODEL_MD5_TAG}` = '{model_md5}'",
+        max_results=1,
+        output_format="list",
+    )
+    return str(logged[0].model_id) if logged else None
+
+
+def _log_model_file(mlflow: Any, experiment: str, model_file: Path, model_md5: str) -> str:
+    import joblib
+    import mlflow.sklearn
+    import skops.io as sio
+
+    model = joblib.load(model_file)
+    mlflow.set_experiment(experiment)
+    with mlflow.start_run(run_name="promote", tags={MODEL_MD5_TAG: model_md5}):
+        info = mlflow.sklearn.log_model(
+            sk_model=model,
+            name="model",
+            pyfunc_predict_fn="predict_proba",
+            pip_requirements=_requirements(),
+            skops_trusted_types=sio.get_untrusted_types(data=sio.dumps(model)),
+            tags={MODEL_MD5_TAG: model_md5},
+        )
+    return str(info.model_id)
 
 
 def _version_of(client: Any, registered_model: str, model_md5: str) -> str | None:

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
-from mlops.deploy.records import EnvRecord, env_file, read_record, write_record
-from mlops.io import InputError
+from mlops.deploy.records import EnvRecord, deployed_model_bytes, env_file, read_record, write_record
+from mlops.io import InputError, read_json
 
 
 def production_plan(event: str, changed: bool, record: EnvRecord) -> tuple[bool, str]:
@@ -103,14 +104,16 @@ def run_rollback(env: str) -> int:
 ALIASES = {"staging": "staging", "production": "champion"}
 
 
-def run_aliases(env: str, params: Path, server_only: bool = False) -> int:
+def run_aliases(env: str, params: Path, gates: Path, server_only: bool = False) -> int:
     """Mirror deploy/<env>.yaml into the MLflow registry alias (staging / champion).
 
     `server_only` (make aliases, in CI): without MLFLOW_TRACKING_URI the store is the job's throwaway
-    embedded one, so there is nothing to mirror; exit 0."""
+    embedded one, so there is nothing to mirror; exit 0. A recorded model this store never registered
+    (its pull request ran without the tracking server) is registered here, at promotion, when `gates`
+    (the gate report) shows that very model file passing; otherwise nothing is registered (exit 2)."""
     import os
 
-    from mlops.adapters.tracking import set_alias, tracking_uri
+    from mlops.adapters.tracking import register_passed, set_alias, tracking_uri
     from mlops.params import load_params
 
     if server_only and not os.environ.get("MLFLOW_TRACKING_URI"):
@@ -120,9 +123,23 @@ def run_aliases(env: str, params: Path, server_only: bool = False) -> int:
     if record.model is None:
         raise InputError(f"{env_file(env)} records no model: no alias to set")
     registered = load_params(params).project.name
+    md5 = record.model.md5
     try:
-        version = set_alias(registered_model=registered, alias=ALIASES[env], model_md5=record.model.md5)
+        version = set_alias(registered_model=registered, alias=ALIASES[env], model_md5=md5)
     except LookupError as exc:
-        raise InputError(f"{exc} in {tracking_uri()}") from exc
+        report = read_json(gates) if gates.is_file() else {}
+        if report.get("model_md5") != md5 or not report.get("passed"):
+            raise InputError(
+                f"{exc} in {tracking_uri()}, and {gates} does not show model md5 {md5} passing: "
+                "nothing registered"
+            ) from exc
+        with tempfile.TemporaryDirectory() as tmp:
+            model_file = Path(tmp) / "model.joblib"
+            model_file.write_bytes(deployed_model_bytes(record.model))
+            register_passed(
+                experiment=registered, registered_model=registered, model_md5=md5, model_file=model_file
+            )
+        version = set_alias(registered_model=registered, alias=ALIASES[env], model_md5=md5)
+        print(f"aliases: registered {registered} version {version} at promotion (its gate report: passed)")
     print(f"aliases: {registered}@{ALIASES[env]} -> version {version} ({record.model.label})")
     return 0
