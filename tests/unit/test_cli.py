@@ -171,3 +171,28 @@ def test_help_shows_plain_defaults_and_path_keys() -> None:
     refresh = build_parser()._subparsers._group_actions[0].choices["refresh-data"].format_help()  # type: ignore[union-attr]
     assert "paths.deploy_state/production/predictions" in " ".join(refresh.split())
     assert "monitoring.retrain_min_rows" in refresh
+
+
+def test_fetch_log_without_credentials_or_a_backend_is_one_line_never_a_traceback(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import fsspec
+    from fsspec.spec import AbstractFileSystem
+
+    class NoCredentialsError(Exception):  # what botocore raises when no credentials are configured
+        pass
+
+    class Locked(AbstractFileSystem):
+        protocol = "locked"
+
+        def glob(self, path: str, **kwargs: object) -> list[str]:
+            raise NoCredentialsError("Unable to locate credentials")
+
+    fsspec.register_implementation("locked", Locked, clobber=True)
+    assert main(["fetch-log", "--url", "locked://bucket/log", "--out", str(tmp_path / "log")]) == 2
+    err = capsys.readouterr().err
+    assert "cannot read the prediction log at locked://bucket/log: NoCredentialsError" in err
+    assert "set the store's credentials" in err and "Traceback" not in err and len(err.splitlines()) == 1
+    assert main(["fetch-log", "--url", "nosuchproto://bucket/log", "--out", str(tmp_path / "log")]) == 2
+    err = capsys.readouterr().err
+    assert "cannot read the prediction log at nosuchproto://bucket/log" in err and "Traceback" not in err

@@ -251,15 +251,27 @@ def fetch(url: str, out: str | Path) -> int:
     """
     import fsspec
 
-    fs, root = fsspec.core.url_to_fs(url)
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
     copied = 0
-    for prefix in (PREFIX, FEEDBACK_PREFIX):
-        for remote in sorted(fs.glob(f"{root.rstrip('/')}/{prefix}-*.jsonl")):
-            local = out / Path(remote).name
-            if local.exists() and local.stat().st_size == fs.size(remote):
-                continue
-            fs.get(remote, str(local))
-            copied += 1
+    try:
+        fs, root = fsspec.core.url_to_fs(url)
+        out.mkdir(parents=True, exist_ok=True)
+        for prefix in (PREFIX, FEEDBACK_PREFIX):
+            for remote in sorted(fs.glob(f"{root.rstrip('/')}/{prefix}-*.jsonl")):
+                local = out / Path(remote).name
+                if local.exists() and local.stat().st_size == fs.size(remote):
+                    continue
+                fs.get(remote, str(local))
+                copied += 1
+    except (ImportError, ValueError, OSError) as exc:  # a missing backend, a bad URL, an unreachable store
+        raise InputError(f"cannot read the prediction log at {url}: {type(exc).__name__}: {exc}") from exc
+    except Exception as exc:
+        # Object stores raise their own errors (botocore's NoCredentialsError is no OSError): name the
+        # store, the error and the fix in one line, never a 27-frame traceback.
+        if "Credential" not in type(exc).__name__:
+            raise
+        raise InputError(
+            f"cannot read the prediction log at {url}: {type(exc).__name__}: {exc} (set the store's "
+            "credentials in the job: docs/team-scale.md)"
+        ) from exc
     return copied
