@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import joblib
@@ -88,3 +89,44 @@ def test_writing_a_record_keeps_the_files_own_comments_above_each_key(tmp_path: 
         line for line in shipped.splitlines() if line.startswith("#")
     ]
     assert "md5: aaaaaaaa" in text
+
+
+def test_a_champion_recorded_before_the_remote_moved_is_fetched_from_the_current_remote(
+    tmp_path: Path,
+) -> None:
+    import subprocess
+    import sys
+
+    def run(*args: str) -> str:
+        done = subprocess.run(args, cwd=repo, capture_output=True, text=True, check=True)
+        return done.stdout.strip()
+
+    def dvc(*args: str) -> str:
+        return run(sys.executable, "-m", "dvc", *args)
+
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    run("git", "init", "-q")
+    run("git", "config", "user.email", "t@example.invalid")
+    run("git", "config", "user.name", "t")
+    dvc("init", "-q")
+    dvc("remote", "add", "-d", "old", str(tmp_path / "old-store"))
+    (repo / "models").mkdir()
+    joblib.dump({"champion": True}, repo / "models" / "model.joblib")
+    md5 = file_md5(repo / "models" / "model.joblib")
+    dvc("add", "-q", "models/model.joblib")
+    dvc("push", "-q")
+    run("git", "add", "-A")
+    run("git", "commit", "-qm", "champion")
+    recorded = DeployedModel(path="models/model.joblib", md5=md5, commit=run("git", "rev-parse", "HEAD"))
+    # The team moves its data: the old store is gone, the new one is the default remote.
+    (tmp_path / "old-store").rename(tmp_path / "new-store")
+    dvc("remote", "add", "-d", "-f", "new", str(tmp_path / "new-store"))
+    dvc("remote", "remove", "old")
+    run("git", "commit", "-qam", "move the DVC remote")
+    shutil.rmtree(repo / ".dvc" / "cache")
+    assert load_deployed_model(recorded, repo=repo) == {"champion": True}
+    # Neither remote holds it: one error naming both attempts.
+    shutil.rmtree(tmp_path / "new-store")
+    with pytest.raises(InputError, match="at the current remote 'new'"):
+        load_deployed_model(recorded, repo=repo)

@@ -3,7 +3,8 @@
 The CLI's `--json` output is DVC's documented interface for the diffs (its Python internals changed across
 3.x), so each diff is `python -m dvc ... --json` in the project directory, parsed here and nowhere else.
 A recorded model's bytes come from the local cache (DVC 3's `files/md5` layout) or `dvc.api.read`, the
-public API, which fetches them from the remote at the recording commit.
+public API, which fetches them from the remote at the recording commit, else from the current default
+remote (a project that moved its data keeps its champions reachable).
 """
 
 from __future__ import annotations
@@ -70,8 +71,39 @@ def cache_path(repo: Path, md5: str) -> Path:
 
 
 def read_at(path: str, repo: Path, rev: str) -> bytes:
-    """The bytes of the DVC-tracked `path` at git revision `rev` (cache first, then the remote)."""
+    """The bytes of the DVC-tracked `path` at git revision `rev` (cache first, then the remote).
+
+    The remote is the one `rev` configured; when that read fails (the project has since moved its data
+    to another remote: the old one is gone, or this job holds no credentials for it), the current
+    default remote, with its config and credentials (.dvc/config + config.local), is tried at `rev`.
+    """
     import dvc.api
 
-    data: bytes = dvc.api.read(path, repo=str(repo), rev=rev, mode="rb")
-    return data
+    try:
+        data: bytes = dvc.api.read(path, repo=str(repo), rev=rev, mode="rb")
+        return data
+    except Exception as first:  # DVC raises many types (no remote, not in storage, auth)
+        current = current_remote(repo)
+        if current is None:
+            raise
+        name, config = current
+        try:
+            data = dvc.api.read(path, repo=str(repo), rev=rev, mode="rb", remote=name, remote_config=config)
+        except Exception as second:
+            raise InputError(
+                f"at {rev}'s remote: {first}; at the current remote {name!r}: {second}"
+            ) from second
+        return data
+
+
+def current_remote(repo: Path) -> tuple[str, dict[str, Any]] | None:
+    """The workspace's default DVC remote: its name and merged config (credentials included), or None."""
+    from dvc.repo import Repo
+
+    with Repo(str(repo)) as project:
+        config = project.config
+        name = config["core"].get("remote")
+        if not name or name not in config["remote"]:
+            return None
+        settings = {k: str(v) if k == "url" else v for k, v in config["remote"][name].items()}
+        return str(name), settings
