@@ -48,12 +48,13 @@ def test_shifted_traffic_is_detected_published_and_every_dashboard_metric_is_exp
         write_parquet(generate(4000, seed=3), reference)  # the small model's training distribution
         name, version = bento["model_tag"].split(":")
         model = Path(bento["home"], "models", name, version, "model.joblib")
-        (tmp_path / "metrics.json").write_text(json.dumps({"roc_auc": 0.77, "f1": 0.53}))
+        holdout = tmp_path / "holdout.parquet"
+        write_parquet(generate(2000, seed=4), holdout)  # labelled rows of the same world: the baseline
         args = {
             "--log-dir": log_dir,
             "--reference": reference,
             "--model": model,
-            "--metrics": tmp_path / "metrics.json",
+            "--holdout": holdout,
             "--production": tmp_path / "none.yaml",
             "--params": WORLD / "params.yaml",  # the template's own world, whatever a fork did to its files
             "--contract": WORLD / "contract.yaml",
