@@ -82,3 +82,22 @@ def test_a_model_the_gate_report_does_not_show_passing_is_never_registered(
     err = capsys.readouterr().err
     assert f"does not show model md5 {md5} passing: nothing registered" in err
     assert mlflow.MlflowClient().search_registered_models() == []
+
+
+def test_a_version_registered_before_the_md5_version_tag_is_found_by_its_run_and_tagged(
+    project: tuple[Path, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    import mlflow
+    import mlflow.sklearn
+
+    folder, md5 = project
+    name = load_params(folder / "params.yaml").project.name
+    model = joblib.load(folder / ".dvc" / "cache" / "files" / "md5" / md5[:2] / md5[2:])
+    mlflow.set_experiment(name)
+    with mlflow.start_run(tags={"mlops.model_md5": md5}):  # the old way: every training registered
+        mlflow.sklearn.log_model(sk_model=model, name="model", registered_model_name=name)
+    assert main(["aliases", "--env", "staging", "--server-only"]) == 0  # no gate report needed: it exists
+    assert f"{name}@staging -> version 1" in capsys.readouterr().out
+    client = mlflow.MlflowClient()
+    (version,) = client.search_model_versions(f"name = '{name}'")  # not registered a second time
+    assert version.tags.get("mlops.model_md5") == md5  # back-filled: the next lookup is one search

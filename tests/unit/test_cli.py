@@ -196,3 +196,9 @@ def test_fetch_log_without_credentials_or_a_backend_is_one_line_never_a_tracebac
     assert main(["fetch-log", "--url", "nosuchproto://bucket/log", "--out", str(tmp_path / "log")]) == 2
     err = capsys.readouterr().err
     assert "cannot read the prediction log at nosuchproto://bucket/log" in err and "Traceback" not in err
+    # A password in the URL is never printed.
+    assert (
+        main(["fetch-log", "--url", "nosuchproto://user:s3cret@host/log", "--out", str(tmp_path / "l")]) == 2
+    )
+    err = capsys.readouterr().err
+    assert "s3cret" not in err and "nosuchproto://***@host/log" in err

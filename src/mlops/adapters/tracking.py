@@ -160,16 +160,19 @@ def register_passed(
 
 
 def _logged_model_id(mlflow: Any, experiment: str, model_md5: str) -> str | None:
+    """The newest READY LoggedModel tagged with this md5 (a training killed mid-upload leaves one that is
+    not READY: its artifacts may be missing), or None."""
     found = mlflow.get_experiment_by_name(experiment)
     if found is None:
         return None
     logged = mlflow.search_logged_models(
         experiment_ids=[found.experiment_id],
         filter_string=f"tags.`{MODEL_MD5_TAG}` = '{model_md5}'",
-        max_results=1,
         output_format="list",
     )
-    return str(logged[0].model_id) if logged else None
+    ready = [m for m in logged if str(getattr(m.status, "name", m.status)).upper().endswith("READY")]
+    newest = max(ready, key=lambda m: m.creation_timestamp or 0, default=None)
+    return str(newest.model_id) if newest is not None else None
 
 
 def _log_model_file(mlflow: Any, experiment: str, model_file: Path, model_md5: str) -> str:
@@ -192,11 +195,24 @@ def _log_model_file(mlflow: Any, experiment: str, model_file: Path, model_md5: s
 
 
 def _version_of(client: Any, registered_model: str, model_md5: str) -> str | None:
-    """The registered version of this model file (one search by its md5 version tag), or None."""
+    """The registered version of this model file (one search by its md5 version tag), or None.
+
+    Versions registered before the tag existed (every training registered one) carry the md5 only on
+    their run: found through it once, and tagged, so the next lookup is the one search again.
+    """
     found = client.search_model_versions(
         f"name = '{registered_model}' and tags.`{MODEL_MD5_TAG}` = '{model_md5}'"
     )
-    return str(min(int(v.version) for v in found)) if found else None
+    if found:
+        return str(min(int(v.version) for v in found))
+    for version in sorted(
+        client.search_model_versions(f"name = '{registered_model}'"), key=lambda v: int(v.version)
+    ):
+        run = client.get_run(version.run_id) if version.run_id else None
+        if run is not None and run.data.tags.get(MODEL_MD5_TAG) == model_md5:
+            client.set_model_version_tag(registered_model, version.version, MODEL_MD5_TAG, model_md5)
+            return str(version.version)
+    return None
 
 
 def log_to_model_run(

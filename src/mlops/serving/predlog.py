@@ -243,6 +243,24 @@ def read_records(folder: str | Path, prefix: str = PREFIX) -> list[dict[str, Any
     return out
 
 
+def _auth(exc: BaseException) -> bool:
+    """An authentication failure, by the names the cloud SDKs give them (no SDK imported)."""
+    name = type(exc).__name__
+    return any(word in name for word in ("Credential", "Authentication", "NoRegion")) or isinstance(
+        exc, PermissionError
+    )
+
+
+def _without_secret(url: str) -> str:
+    """The URL with any user:password@ part masked (it is printed)."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    return parts._replace(netloc=f"***@{parts.hostname}" + (f":{parts.port}" if parts.port else "")).geturl()
+
+
 def fetch(url: str, out: str | Path) -> int:
     """Copy the log files (predictions and feedback) from an fsspec URL into a local folder; returns count.
 
@@ -263,15 +281,11 @@ def fetch(url: str, out: str | Path) -> int:
                     continue
                 fs.get(remote, str(local))
                 copied += 1
-    except (ImportError, ValueError, OSError) as exc:  # a missing backend, a bad URL, an unreachable store
-        raise InputError(f"cannot read the prediction log at {url}: {type(exc).__name__}: {exc}") from exc
-    except Exception as exc:
-        # Object stores raise their own errors (botocore's NoCredentialsError is no OSError): name the
-        # store, the error and the fix in one line, never a 27-frame traceback.
-        if "Credential" not in type(exc).__name__:
-            raise
+    except Exception as exc:  # the edge to any object store: one line, never a traceback
+        # Object stores raise their own errors (botocore's NoCredentialsError or EndpointConnectionError
+        # are no OSError): the store, the error and where the fix goes, with no secret from the URL.
+        hint = " (set the store's credentials in the job: docs/team-scale.md)" if _auth(exc) else ""
         raise InputError(
-            f"cannot read the prediction log at {url}: {type(exc).__name__}: {exc} (set the store's "
-            "credentials in the job: docs/team-scale.md)"
+            f"cannot read the prediction log at {_without_secret(url)}: {type(exc).__name__}: {exc}{hint}"
         ) from exc
     return copied
