@@ -36,7 +36,9 @@ def test_manifests_are_rendered_validated_and_not_applied_without_a_cluster(
     rendered = sorted((tmp_path / ".deploy/production/k8s").glob("*.yaml"))
     docs = [yaml.safe_load(p.read_text()) for p in rendered]
     kinds = {d["kind"] for d in docs}
-    assert kinds == {"Deployment", "Service", "HorizontalPodAutoscaler"}
+    objects = {"Deployment", "Service", "HorizontalPodAutoscaler", "PodDisruptionBudget", "NetworkPolicy"}
+    assert kinds == {*objects, "ServiceAccount", "Kustomization"}
+    assert "kubectl apply -k" in out  # the folder is applied as the kustomize base it is
     deployment = next(d for d in docs if d["kind"] == "Deployment")
     container = deployment["spec"]["template"]["spec"]["containers"][0]
     assert container["image"] == "ghcr.io/acme/churn:1.2.3"

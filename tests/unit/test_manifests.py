@@ -49,17 +49,29 @@ def target(request: pytest.FixtureRequest) -> K8sTarget:
 
 def test_written_manifests_pass_strict_schema_validation(target: K8sTarget, tmp_path: Path) -> None:
     paths = write_manifests(target, tmp_path)
-    assert sorted(p.name for p in paths) == [
+    names = [p.name for p in paths]
+    assert sorted(names) == [
         "deployment.yaml",
         "horizontalpodautoscaler.yaml",
+        "networkpolicy.yaml",
+        "poddisruptionbudget.yaml",
         "service.yaml",
+        "serviceaccount.yaml",
     ]
     proc = _validate(*paths)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert proc.stdout.count(" passed for resource ") == 3
+    assert proc.stdout.count(" passed for resource ") == 6
     # What was written is exactly what was rendered (the header is a YAML comment).
     assert [yaml.safe_load(p.read_text()) for p in paths] == render(target)
-    assert sorted(tmp_path.iterdir()) == sorted(paths)  # atomic writes leave no temp file behind
+    # The folder is a kustomize base over exactly these objects, in apply order.
+    kustomization = yaml.safe_load((tmp_path / "kustomization.yaml").read_text())
+    assert kustomization == {
+        "apiVersion": "kustomize.config.k8s.io/v1beta1",
+        "kind": "Kustomization",
+        "resources": names,
+    }
+    # Atomic writes leave no temp file behind.
+    assert sorted(tmp_path.iterdir()) == sorted([*paths, tmp_path / "kustomization.yaml"])
 
 
 def test_a_misspelt_field_fails_strict_validation_naming_it(tmp_path: Path) -> None:
@@ -121,7 +133,12 @@ def test_labels_selectors_and_names(target: K8sTarget) -> None:
     pod_labels = deployment["spec"]["template"]["metadata"]["labels"]
     assert pod_labels == {**selector, "model-version": label_value(target.model_version)}
     for manifest in objects.values():
-        assert manifest["metadata"]["name"] == f"customer-churn-{target.environment}"
+        expected = (
+            "customer-churn"
+            if manifest["kind"] == "ServiceAccount"
+            else f"customer-churn-{target.environment}"
+        )
+        assert manifest["metadata"]["name"] == expected
         assert manifest["metadata"]["namespace"] == f"mlops-{target.environment}"
     # The autoscaler owns the replica count: a fixed one would be reset on every GitOps sync.
     assert "replicas" not in deployment["spec"]
@@ -194,3 +211,37 @@ def test_k8s_render_reads_the_model_version_from_the_environment_file(
     pod = yaml.safe_load((tmp_path / "out" / "deployment.yaml").read_text())["spec"]["template"]
     assert pod["metadata"]["annotations"]["mlops/model-version"] == f"{SHA}-{MD5}"
     assert main([*argv, "--image", "customer-churn:latest", "--out", str(tmp_path / "x")]) == 2
+
+
+def test_what_a_platform_team_needs_is_there(target: K8sTarget) -> None:
+    objects = _by_kind(target)
+    spec = objects["Deployment"]["spec"]["template"]["spec"]
+    (container,) = spec["containers"]
+    selector = objects["Deployment"]["spec"]["selector"]["matchLabels"]
+    # Identity and pulls: a named ServiceAccount without an API token, a registry Secret reference.
+    assert spec["serviceAccountName"] == objects["ServiceAccount"]["metadata"]["name"] == "customer-churn"
+    assert objects["ServiceAccount"]["automountServiceAccountToken"] is False
+    assert spec["imagePullSecrets"] == [{"name": "customer-churn-registry"}]
+    # The log leaves the pod: its URL comes from an optional Secret, the drain fits the grace period.
+    env = {e["name"]: e for e in container["env"]}
+    url = env["MLOPS_PREDICTION_LOG_URL"]["valueFrom"]["secretKeyRef"]
+    assert url == {"name": "customer-churn-log", "key": "url", "optional": True}
+    assert container["lifecycle"]["preStop"]["exec"]["command"] == ["sleep", "5"]
+    assert spec["terminationGracePeriodSeconds"] > 5
+    # Spread over zones and nodes, never unschedulable for it.
+    spread = spec["topologySpreadConstraints"]
+    assert {c["topologyKey"] for c in spread} == {"topology.kubernetes.io/zone", "kubernetes.io/hostname"}
+    assert all(c["whenUnsatisfiable"] == "ScheduleAnyway" and c["labelSelector"]["matchLabels"] == selector
+               for c in spread)  # fmt: skip
+    # A drain keeps all but one replica (production); a single replica may be drained (staging).
+    budget = objects["PodDisruptionBudget"]["spec"]
+    assert budget["selector"]["matchLabels"] == selector
+    if target.min_replicas > 1:
+        assert budget == {"minAvailable": target.min_replicas - 1, "selector": budget["selector"]}
+    else:
+        assert budget["maxUnavailable"] == 1
+    # Only the http port in; DNS and HTTPS (the log upload) out.
+    policy = objects["NetworkPolicy"]["spec"]
+    assert policy["podSelector"]["matchLabels"] == selector and policy["policyTypes"] == ["Ingress", "Egress"]
+    assert policy["ingress"] == [{"ports": [{"port": 3000, "protocol": "TCP"}]}]
+    assert {p["port"] for rule in policy["egress"] for p in rule["ports"]} == {53, 443}

@@ -68,11 +68,11 @@ def deploy_kubernetes(env: str, record: EnvRecord, bento: str) -> tuple[int, boo
     validate(written)
     print(f"deploy {env}: {len(written)} manifests rendered and valid in {out}")
     if not cluster_configured():
-        print(f"deploy {env}: no kubeconfig here: rendered, NOT applied (kubectl apply -f {out})")
+        print(f"deploy {env}: no kubeconfig here: rendered, NOT applied (kubectl apply -k {out})")
         return 0, False
     name = manifests.deployment(target)["metadata"]["name"]
     rollout = ["kubectl", "-n", target.namespace, "rollout"]
-    if subprocess.run(["kubectl", "apply", "-f", str(out)], check=False).returncode != 0:
+    if subprocess.run(["kubectl", "apply", "-k", str(out)], check=False).returncode != 0:
         print(f"deploy {env}: kubectl apply failed", file=sys.stderr)
         return 1, False
     if subprocess.run([*rollout, "status", f"deployment/{name}", "--timeout=300s"], check=False).returncode:

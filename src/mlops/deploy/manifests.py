@@ -1,7 +1,16 @@
-"""Kubernetes manifests for one environment: a hardened Deployment, its Service and an autoscaler.
+"""Kubernetes manifests for one environment: a hardened Deployment, its Service, an autoscaler, a
+disruption budget, a network policy and a service account, with a kustomization over them.
 
 Rendering is pure (a typed target in, plain dicts out); `write_manifests` is the only I/O. The output is
-meant to be committed (GitOps): a cluster agent such as Argo CD or Flux applies what git holds.
+meant to be committed (GitOps): a cluster agent such as Argo CD or Flux applies what git holds, and a
+platform team patches it with its own overlay (`resources: [<this folder>]` in their kustomization).
+
+Secrets are referenced, never rendered: the cluster's operator creates them per namespace, each optional
+so a namespace without one still serves (docs/team-scale.md): `<app>-feedback` (key `token`: the
+/feedback bearer token), `<app>-log` (key `url`: MLOPS_PREDICTION_LOG_URL, where the service uploads its
+rotated log and labels) and `<app>-registry` (a docker-registry Secret for a private image; a missing one
+only logs a kubelet warning and the pull goes on anonymously). The ServiceAccount `<app>` is where a
+workload identity (IRSA, GKE / Azure workload identity) is annotated for the log bucket.
 """
 
 from __future__ import annotations
@@ -23,7 +32,14 @@ Manifest = dict[str, Any]
 PORT = 3000  # `bentoml serve --port`, EXPOSEd by the Dockerfile
 UID = 10001  # the Dockerfile's non-root user
 PREDICTION_LOG_DIR = "/var/lib/mlops/predictions"  # same path as the Dockerfile's MLOPS_PREDICTION_LOG_DIR
+# SIGTERM starts the service's drain: in-flight requests answered, the prediction log flushed, rotated and
+# uploaded (with retries) to MLOPS_PREDICTION_LOG_URL. This bounds it; the kubelet kills after.
+TERMINATION_GRACE_SECONDS = 60
+# Before SIGTERM, wait while the endpoint removal reaches every kube-proxy / ingress, so no new request is
+# routed to a pod that is shutting down.
+PRE_STOP_SECONDS = 5
 
+KUSTOMIZATION = "kustomization.yaml"  # beside the objects; not a Kubernetes object itself
 _DNS_LABEL = re.compile(r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$")  # RFC 1035 label: valid for every kind
 _QUANTITY = re.compile(r"^[0-9]+(\.[0-9]+)?(m|Ki|Mi|Gi|k|M|G)?$")
 _LABEL_MAX = 63
@@ -175,7 +191,14 @@ def _container(target: K8sTarget) -> Manifest:
                     "secretKeyRef": {"name": f"{target.app}-feedback", "key": "token", "optional": True}
                 },
             },
+            # Where the rotated log and the labels are copied (an fsspec URL, e.g. s3://bucket/prefix): the
+            # log outlives the pod there, and the drift job reads it from there. Optional Secret `<app>-log`.
+            {
+                "name": "MLOPS_PREDICTION_LOG_URL",
+                "valueFrom": {"secretKeyRef": {"name": f"{target.app}-log", "key": "url", "optional": True}},
+            },
         ],
+        "lifecycle": {"preStop": {"exec": {"command": ["sleep", str(PRE_STOP_SECONDS)]}}},
         # Startup: up to 60 s to import the stack before liveness may restart the container.
         "startupProbe": _probe("/livez", period=2, failures=30),
         # Readiness: out of the Service until the model is loaded (and whenever it cannot serve).
@@ -217,7 +240,20 @@ def _pod_template(target: K8sTarget) -> Manifest:
             },
         },
         "spec": {
+            "serviceAccountName": target.app,
             "automountServiceAccountToken": False,  # the service never calls the Kubernetes API
+            "terminationGracePeriodSeconds": TERMINATION_GRACE_SECONDS,
+            "imagePullSecrets": [{"name": f"{target.app}-registry"}],
+            # Replicas spread over zones and nodes when the cluster has them (never unschedulable).
+            "topologySpreadConstraints": [
+                {
+                    "maxSkew": 1,
+                    "topologyKey": key,
+                    "whenUnsatisfiable": "ScheduleAnyway",
+                    "labelSelector": {"matchLabels": _labels(target)},
+                }
+                for key in ("topology.kubernetes.io/zone", "kubernetes.io/hostname")
+            ],
             "securityContext": {
                 "runAsNonRoot": True,
                 "runAsUser": UID,
@@ -226,8 +262,8 @@ def _pod_template(target: K8sTarget) -> Manifest:
                 "seccompProfile": {"type": "RuntimeDefault"},
             },
             "containers": [_container(target)],
-            # emptyDir by default: the prediction log lives as long as the pod. Swap in a PVC or ship it
-            # with a log agent when it must outlive pods.
+            # The local log is a buffer: rotated files are uploaded to MLOPS_PREDICTION_LOG_URL (hourly,
+            # and at shutdown within the grace period), so what outlives the pod is the bucket's copy.
             "volumes": [
                 {"name": "tmp", "emptyDir": {"sizeLimit": "256Mi"}},
                 {"name": "predictions", "emptyDir": {"sizeLimit": "1Gi"}},
@@ -290,9 +326,62 @@ def autoscaler(target: K8sTarget) -> Manifest:
     }
 
 
+def service_account(target: K8sTarget) -> Manifest:
+    """The pods' identity: no API token mounted; annotate it for a workload identity to the log bucket."""
+    return {
+        "apiVersion": "v1",
+        "kind": "ServiceAccount",
+        "metadata": {**_metadata(target), "name": target.app},
+        "automountServiceAccountToken": False,
+    }
+
+
+def disruption_budget(target: K8sTarget) -> Manifest:
+    """Voluntary disruptions (node drains, upgrades) keep all but one replica serving; a single-replica
+    environment may lose it (a budget of 1 of 1 would block every drain forever)."""
+    budget = {"minAvailable": target.min_replicas - 1} if target.min_replicas > 1 else {"maxUnavailable": 1}
+    return {
+        "apiVersion": "policy/v1",
+        "kind": "PodDisruptionBudget",
+        "metadata": _metadata(target),
+        "spec": {**budget, "selector": {"matchLabels": _labels(target)}},
+    }
+
+
+def network_policy(target: K8sTarget) -> Manifest:
+    """In: the http port only (clients, the Service, Prometheus). Out: DNS, and HTTPS for the log upload
+    to object storage. Everything else is denied."""
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": _metadata(target),
+        "spec": {
+            "podSelector": {"matchLabels": _labels(target)},
+            "policyTypes": ["Ingress", "Egress"],
+            "ingress": [{"ports": [{"port": PORT, "protocol": "TCP"}]}],
+            "egress": [
+                {"ports": [{"port": 53, "protocol": "UDP"}, {"port": 53, "protocol": "TCP"}]},
+                {"ports": [{"port": 443, "protocol": "TCP"}]},
+            ],
+        },
+    }
+
+
 def render(target: K8sTarget) -> list[Manifest]:
     """All manifests of one environment, in apply order."""
-    return [deployment(target), service(target), autoscaler(target)]
+    return [
+        service_account(target),
+        deployment(target),
+        service(target),
+        autoscaler(target),
+        disruption_budget(target),
+        network_policy(target),
+    ]
+
+
+def kustomization(files: list[str]) -> Manifest:
+    """The folder as a kustomize base: `kubectl apply -k`, or a platform team's overlay on top."""
+    return {"apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization", "resources": files}
 
 
 def to_yaml(manifest: Manifest) -> str:
@@ -301,7 +390,8 @@ def to_yaml(manifest: Manifest) -> str:
 
 
 def write_manifests(target: K8sTarget, out_dir: Path) -> list[Path]:
-    """Write one file per object (`deployment.yaml`, ...) atomically; return the paths written."""
+    """Write one file per object (`deployment.yaml`, ...) and the kustomization over them, atomically;
+    return the objects' paths (the ones to validate)."""
     header = (
         f"# Rendered by mlops.deploy.manifests for {target.environment}: edit the target, not this file.\n"
     )
@@ -310,6 +400,7 @@ def write_manifests(target: K8sTarget, out_dir: Path) -> list[Path]:
         path = out_dir / f"{manifest['kind'].lower()}.yaml"
         write_text(header + to_yaml(manifest), path)
         paths.append(path)
+    write_text(header + to_yaml(kustomization([p.name for p in paths])), out_dir / KUSTOMIZATION)
     return paths
 
 
