@@ -20,7 +20,7 @@ from mlops.lineage import file_md5
 TRAIN_IN_A_FRESH_PROCESS = """
 import sys
 from mlops.adapters import tracking
-tracking.log_training = lambda **_: tracking.LoggedModel("not-logged", "", None)
+tracking.log_training = lambda **_: tracking.LoggedModel("not-logged", "")
 from mlops.cli import main
 sys.exit(main(sys.argv[1:]))
 """

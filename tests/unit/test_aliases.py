@@ -93,6 +93,7 @@ def test_a_version_registered_before_the_md5_version_tag_is_found_by_its_run_and
     folder, md5 = project
     name = load_params(folder / "params.yaml").project.name
     model = joblib.load(folder / ".dvc" / "cache" / "files" / "md5" / md5[:2] / md5[2:])
+    mlflow.set_tracking_uri(f"sqlite:///{folder / 'mlflow.db'}")  # an earlier test may have set another
     mlflow.set_experiment(name)
     with mlflow.start_run(tags={"mlops.model_md5": md5}):  # the old way: every training registered
         mlflow.sklearn.log_model(sk_model=model, name="model", registered_model_name=name)
