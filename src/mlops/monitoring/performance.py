@@ -261,7 +261,7 @@ def judge(
             "lower_bound": round(drop - z * float(se), 4),
             "harms": bool(drop - z * float(se) > tolerance),
         }
-    both_classes = labelled.label is not None and len(np.unique(labelled.label)) == 2
+    both_classes = len(np.unique(labelled.label)) == 2  # labels asserted present above
     out["measurable"] = bool(len(labelled) >= perf.min_labels and both_classes)
     if out["measurable"]:
         auc, var = roc_auc_with_variance(labelled.label, labelled.probability)
