@@ -409,3 +409,14 @@ def test_log_failures_reach_the_server_log_once_a_minute_and_are_all_counted(
     log.close()
     assert events.count(("write_error", 1)) == 5 and len(log.errors) == 5
     assert [r.getMessage().rsplit(": ", 1)[-1] for r in caplog.records] == ["failure 0"]
+
+
+def test_the_log_rotation_age_comes_from_the_environment_and_a_bad_value_is_named() -> None:
+    from mlops.io import InputError
+    from mlops.serving.predlog import DEFAULT_ROTATE_SECONDS, ROTATE_ENV, rotate_seconds
+
+    assert rotate_seconds({}) == DEFAULT_ROTATE_SECONDS == rotate_seconds({ROTATE_ENV: " "})
+    assert rotate_seconds({ROTATE_ENV: "300"}) == 300.0
+    for bad in ("0", "-5", "five", "nan", "inf"):
+        with pytest.raises(InputError, match=f"{ROTATE_ENV}='{bad}'"):
+            rotate_seconds({ROTATE_ENV: bad})

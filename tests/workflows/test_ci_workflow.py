@@ -14,7 +14,11 @@ from tests.workflows.act.world import World
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("act")]
 # The fresh-clone-sensitive tests (the README tree against the ignore files); the rest ran in this suite.
-UNIT = {"PYTEST_ARGS": "tests/unit/test_readme.py"}
+UNIT = {
+    "PYTEST_ARGS": "tests/unit/test_readme.py",
+    # make ci's team-scale step, without its servers: the README's recipes are there.
+    "TEAMSCALE_ARGS": "tests/teamscale/test_team_scale.py::test_the_readme_names_every_recipe_the_suite_runs",
+}
 
 
 def test_ci_passes_on_a_fresh_checkout(world: World) -> None:

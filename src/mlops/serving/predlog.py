@@ -8,7 +8,8 @@ rely on. `close()` (called on graceful shutdown, i.e. SIGTERM) drains everything
 returns: nothing accepted is lost. A hard kill loses at most the records of the last unflushed batch.
 
 Team scale: set `MLOPS_PREDICTION_LOG_URL` (any fsspec URL, e.g. s3://bucket/predictions with s3fs
-installed) and every rotated file is also copied there by the writer thread, the feedback log's too; the
+installed) and every rotated file (by record count, by age: MLOPS_PREDICTION_LOG_ROTATE_SECONDS, and at
+shutdown) is also copied there by the writer thread, the feedback log's too; the
 local folder stays the buffer, and a failed copy is retried on every later tick until it succeeds. Labels
 arrive later as `feedback-*.jsonl` files in the same folder (request_id, label).
 
@@ -28,7 +29,7 @@ import os
 import queue
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +42,27 @@ LOG = logging.getLogger("mlops.predlog")
 LOG_EVERY_S = 60.0
 # observe(event, count): "written" / "dropped" records, "write_error" / "upload_error", "queue_depth"
 Observer = Callable[[str, int], None]
+
+
+ROTATE_ENV = "MLOPS_PREDICTION_LOG_ROTATE_SECONDS"
+DEFAULT_ROTATE_SECONDS = 3600.0
+
+
+def rotate_seconds(environ: Mapping[str, str]) -> float:
+    """The log's file age limit from MLOPS_PREDICTION_LOG_ROTATE_SECONDS (default an hour).
+
+    Only rotated files are copied to MLOPS_PREDICTION_LOG_URL, so this bounds what a pod killed without
+    its graceful drain (OOM, node loss) takes with it: Kubernetes sets it shorter than the default."""
+    raw = environ.get(ROTATE_ENV, "").strip()
+    if not raw:
+        return DEFAULT_ROTATE_SECONDS
+    try:
+        value = float(raw)
+    except ValueError:
+        value = float("nan")
+    if not value > 0 or value == float("inf"):
+        raise InputError(f"{ROTATE_ENV}={raw!r}: must be a positive number of seconds")
+    return value
 
 
 def _stamp() -> str:

@@ -8,7 +8,8 @@ the bento as defaults by `mlops package`):
   MLOPS_PROJECT            params.yaml project.name: the service's name (baked in by `mlops package`)
   MLOPS_MODEL_TAG          champion model in the BentoML model store (<project>:<md5 prefix>)
   MLOPS_CHALLENGER_TAG     optional challenger; MLOPS_CHALLENGER_MODE split|shadow; MLOPS_CHALLENGER_SHARE
-  MLOPS_PREDICTION_LOG_DIR prediction log folder (rotating JSONL); MLOPS_PREDICTION_LOG_URL fsspec copy
+  MLOPS_PREDICTION_LOG_DIR prediction log folder (rotating JSONL); MLOPS_PREDICTION_LOG_URL fsspec copy;
+                           MLOPS_PREDICTION_LOG_ROTATE_SECONDS its file age limit (default 3600)
   MLOPS_CONTRACT           the data contract the request schema is generated from
 
 Invalid requests never reach the model: the request schema (from the contract) rejects them with a 4xx
@@ -34,7 +35,7 @@ from mlops.adapters import bento as bento_store
 from mlops.contract import load_contract
 from mlops.serving import SMOKE_TRAFFIC, TRAFFIC_HEADER, telemetry
 from mlops.serving.guard import RequestGuard
-from mlops.serving.predlog import FEEDBACK_PREFIX, PredictionLog
+from mlops.serving.predlog import FEEDBACK_PREFIX, PredictionLog, rotate_seconds
 from mlops.serving.runtime import (
     Challenger,
     MicroBatcher,
@@ -121,14 +122,17 @@ def _load(tag: str) -> Any:
 )
 class ModelService:
     def __init__(self) -> None:
+        rotate = rotate_seconds(os.environ)  # a bad value stops the start, naming the variable
         self.log = PredictionLog(
             LOG_DIR,
+            max_seconds_per_file=rotate,
             remote_url=os.environ.get("MLOPS_PREDICTION_LOG_URL"),
             observe=telemetry.log_observer("predictions"),
         )
         self.feedback = PredictionLog(  # copied to the same bucket: a drift job fed from it needs labels
             LOG_DIR,
             prefix=FEEDBACK_PREFIX,
+            max_seconds_per_file=rotate,
             remote_url=os.environ.get("MLOPS_PREDICTION_LOG_URL"),
             observe=telemetry.log_observer(FEEDBACK_PREFIX),
         )
