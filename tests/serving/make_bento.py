@@ -41,7 +41,10 @@ def main(root: Path, out: Path) -> None:
             write_parquet(holdout, holdout_path)
             md5 = file_md5(model_path)
             metadata = {"model_md5": md5, "threshold": threshold, "git_commit": "test", "mlflow_run_id": ""}
-            golden = package.golden_set(model_path, contract_path, holdout_path, threshold)
+            # As `mlops package` does: the golden set and the scoring path that will serve (compiled,
+            # once its parity with the Pipeline is proven), so these tests judge what production runs.
+            golden, scoring = package.serving_checks(model_path, contract_path, holdout_path, threshold)
+            metadata |= scoring
             tag = package.ensure_model(name, model_path, contract_path, metadata, golden)
             built.append((tag, golden))
     (tag, golden), (challenger, challenger_golden) = built

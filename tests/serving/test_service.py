@@ -168,6 +168,8 @@ def test_metrics_count_predictions_by_model_and_rejections_by_reason(
     assert 'mlops_rejected_requests_total{reason="unknown_category"}' in text
     assert 'mlops_rejected_requests_total{reason="content_type"}' in text
     assert "mlops_model_info" in text
+    # The packaged parity proof held, so the compiled path serves (the golden answers above are its).
+    assert 'role="champion",scoring="compiled"' in text, [x for x in text.splitlines() if "model_info" in x]
 
 
 def test_schemathesis_finds_no_server_error(server: Server, tmp_path: Path) -> None:

@@ -38,8 +38,8 @@ def ensure_packaged(model: DeployedModel, holdout: Path, contract: Path, project
             path = Path(tmp) / "model.joblib"
             path.write_bytes(deployed_model_bytes(model))
             lineage = package.lineage(Path(), model.md5, threshold, name)
-            metadata = {**lineage, "git_commit": model.commit}
-            golden = package.golden_set(path, contract, holdout, threshold)
+            golden, scoring = package.serving_checks(path, contract, holdout, threshold)
+            metadata = {**lineage, "git_commit": model.commit, **scoring}
             package.ensure_model(name, path, contract, metadata, golden)
     found = bento.find_bento(f"{name}:{package.bento_version(model.md5, Path())}")
     return found or package.build_bento(

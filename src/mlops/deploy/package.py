@@ -94,6 +94,50 @@ def lineage(root: Path, model_md5: str, threshold: float, experiment: str) -> di
 
 
 GOLDEN_ROWS = 20
+PARITY_ROWS = 3000  # holdout rows the compiled path must match, beside the golden set
+
+
+def validated_records(contract_path: Path, holdout: Path, rows: int) -> list[dict[str, Any]]:
+    """Holdout rows as /predict hands them to the model: schema-validated and dumped records."""
+    import pandas as pd
+
+    from mlops.contract import load_contract
+    from mlops.io import read_table
+    from mlops.serving.schema import record_model
+
+    contract = load_contract(contract_path)
+    schema = record_model(contract)
+    frame = read_table(holdout).drop(columns=[contract.target]).head(rows)
+    if contract.time_column is not None:
+        frame[contract.time_column] = pd.to_datetime(frame[contract.time_column]).dt.strftime("%Y-%m-%d")
+    return [schema.model_validate(raw).model_dump() for raw in json.loads(frame.to_json(orient="records"))]
+
+
+def scoring_path(
+    model_path: Path, contract_path: Path, holdout: Path, threshold: float, golden: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """Which path will serve, chosen here (metadata of the packaged model): `compiled` only when its
+    probabilities match the Pipeline's within PARITY_BOUND, with identical classes, on the golden set and
+    PARITY_ROWS holdout rows; otherwise `sklearn`, with the reason."""
+    from mlops.contract import load_contract
+    from mlops.io import load_model
+    from mlops.serving.compiled import PARITY_BOUND, NotCompilableError, compile_for_contract, parity
+
+    model = load_model(model_path)
+    records = [g["record"] for g in golden] + validated_records(contract_path, holdout, PARITY_ROWS)
+    try:
+        compiled = compile_for_contract(model, load_contract(contract_path), records[0])
+    except NotCompilableError as exc:
+        return {"scoring_path": "sklearn", "scoring_reason": f"not compiled: {exc}"}
+    proof = parity(compiled, model, records, threshold)
+    figures = {"parity_rows": proof.rows, "parity_max_abs_diff": proof.max_abs_diff}
+    if not proof.holds(PARITY_BOUND):
+        reason = (
+            f"compiled {compiled.kind} differs from the Pipeline on {proof.rows} rows: max |dp| "
+            f"{proof.max_abs_diff:.3g} (bound {PARITY_BOUND:g}), classes identical: {proof.classes_equal}"
+        )
+        return {"scoring_path": "sklearn", "scoring_reason": reason, **figures}
+    return {"scoring_path": "compiled", "scoring_reason": f"compiled {compiled.kind}", **figures}
 
 
 def golden_set(
@@ -125,6 +169,17 @@ def golden_set(
         p = float(model.predict_proba(pd.DataFrame.from_records([record]))[:, 1][0])
         golden.append({"record": raw, "key": key, "probability": p, "predicted": int(p >= threshold)})
     return golden
+
+
+def serving_checks(
+    model_path: Path, contract_path: Path, holdout: Path, threshold: float
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """What every packaging (mlops package, a deploy packaging a recorded model) computes before the model
+    is stored: its golden set and its scoring path (said once, with the reason)."""
+    golden = golden_set(model_path, contract_path, holdout, threshold)
+    scoring = scoring_path(model_path, contract_path, holdout, threshold, golden)
+    print(f"package: scoring path {scoring['scoring_path']} ({scoring['scoring_reason']})")
+    return golden, scoring
 
 
 def ensure_model(
@@ -202,7 +257,8 @@ def run(
     project_params = load_params(params).project
     name, threshold = project_params.name, project_params.threshold
     metadata = lineage(root, md5, threshold, name)
-    golden = golden_set(model, contract, test, threshold)
+    golden, scoring = serving_checks(model, contract, test, threshold)
+    metadata |= scoring
     tag = ensure_model(name, model, contract, metadata, golden)
     labels = {k: str(metadata[k])[:63] for k in ("model_md5", "git_commit", "mlflow_run_id")}
     bento_tag = bento.find_bento(f"{name}:{bento_version(md5, root)}") or build_bento(tag, root, labels)

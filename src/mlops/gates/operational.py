@@ -16,6 +16,7 @@ import gc
 import time
 import tracemalloc
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -29,8 +30,16 @@ REPEATS = 3
 MB = 1024 * 1024
 
 
-def p99_latency_ms(predict: Callable[[pd.DataFrame], np.ndarray], x: pd.DataFrame, samples: int) -> float:
-    singles = [x.iloc[[i % len(x)]] for i in range(samples)]
+Predict = Callable[[Any], np.ndarray]
+Prepare = Callable[[pd.DataFrame], Any]  # rows -> what the served path is called with (untimed)
+
+
+def _as_frame(frame: pd.DataFrame) -> Any:
+    return frame
+
+
+def p99_latency_ms(predict: Predict, x: pd.DataFrame, samples: int, prepare: Prepare = _as_frame) -> float:
+    singles = [prepare(x.iloc[[i % len(x)]]) for i in range(samples)]
     for one in singles[:WARMUP_CALLS]:
         predict(one)
     # Like timeit: no garbage collection while timing, or one collection pause becomes "the p99".
@@ -47,11 +56,12 @@ def p99_latency_ms(predict: Callable[[pd.DataFrame], np.ndarray], x: pd.DataFram
 
 
 def throughput_and_memory(
-    predict: Callable[[pd.DataFrame], np.ndarray], x: pd.DataFrame, rows: int
+    predict: Predict, x: pd.DataFrame, rows: int, prepare: Prepare = _as_frame
 ) -> tuple[float, float]:
     """(rows per second of one batch call, best of 3; peak MB allocated during one batch call)."""
-    batch = x.iloc[np.arange(rows) % len(x)]
-    predict(batch.head(100))
+    frame = x.iloc[np.arange(rows) % len(x)]
+    batch = prepare(frame)
+    predict(prepare(frame.head(100)))
     best = min(_cpu_seconds(predict, batch) for _ in range(3))
     tracemalloc.start()
     try:
@@ -62,7 +72,7 @@ def throughput_and_memory(
     return rows / best, peak / MB
 
 
-def _cpu_seconds(predict: Callable[[pd.DataFrame], np.ndarray], frame: pd.DataFrame) -> float:
+def _cpu_seconds(predict: Predict, frame: Any) -> float:
     # Thread CPU time, not process CPU time: with native pools at one thread the model runs on this thread,
     # while a library's background thread (seen: a 251 ms p99 on a loaded machine) is not the model's cost.
     start = time.thread_time()
@@ -71,11 +81,18 @@ def _cpu_seconds(predict: Callable[[pd.DataFrame], np.ndarray], frame: pd.DataFr
 
 
 def check(
-    predict: Callable[[pd.DataFrame], np.ndarray], x: pd.DataFrame, model_bytes: int, params: OperationalGate
+    predict: Predict,
+    x: pd.DataFrame,
+    model_bytes: int,
+    params: OperationalGate,
+    prepare: Prepare = _as_frame,
+    path: str = "sklearn",
 ) -> list[GateResult]:
+    """`predict` after `prepare`: the path that will serve (`path`: compiled | sklearn), called with what
+    the service hands it (records for the compiled path), the preparation not timed."""
     with threads.one_native_thread():  # one block, so the ~3 ms threadpoolctl scan is paid once
-        throughput, peak_mb = throughput_and_memory(predict, x, params.batch_rows)
-        p99_ms = p99_latency_ms(predict, x, params.latency_samples)
+        throughput, peak_mb = throughput_and_memory(predict, x, params.batch_rows, prepare)
+        p99_ms = p99_latency_ms(predict, x, params.latency_samples, prepare)
     return [
         bounded(
             "operational",
@@ -83,7 +100,7 @@ def check(
             p99_ms,
             params.max_p99_latency_ms,
             "<=",
-            f"p99 CPU ms of {params.latency_samples} single-record predictions",
+            f"p99 CPU ms of {params.latency_samples} single-record predictions ({path} path)",
         ),
         bounded(
             "operational",
@@ -91,7 +108,7 @@ def check(
             throughput,
             params.min_throughput_rows_per_s,
             ">=",
-            f"rows per CPU second predicting one batch of {params.batch_rows}",
+            f"rows per CPU second predicting one batch of {params.batch_rows} ({path} path)",
         ),
         bounded(
             "operational",

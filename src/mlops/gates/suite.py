@@ -42,6 +42,41 @@ def champion_predictions(
         ) from exc
 
 
+def operational_gate(
+    model: Any,
+    contract: Contract,
+    x: pd.DataFrame,
+    proba: np.ndarray,
+    threshold: float,
+    model_bytes: int,
+    gates: GatesParams,
+) -> list[GateResult]:
+    """The operational gate judges the path that will serve: the compiled one when it compiles and matches
+    the Pipeline on this holdout as `mlops package` demands (mlops.serving.compiled), else the Pipeline."""
+    import json
+
+    from mlops.serving.compiled import PARITY_BOUND, Compiled, NotCompilableError, compile_for_contract
+
+    def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+        rows: list[dict[str, Any]] = json.loads(frame.to_json(orient="records", date_format="iso"))
+        return rows  # NaN -> None, as the service's validated records
+
+    compiled: Compiled | None
+    try:
+        compiled = compile_for_contract(model, contract, records(x.head(1))[0])
+        got = compiled.proba(records(x))
+        same = bool(np.array_equal(got >= threshold, proba >= threshold))
+        if not (same and float(np.max(np.abs(got - proba))) <= PARITY_BOUND):
+            compiled = None
+    except NotCompilableError:
+        compiled = None
+    if compiled is None:
+        return operational.check(
+            lambda frame: np.asarray(model.predict_proba(frame)[:, 1]), x, model_bytes, gates.operational
+        )
+    return operational.check(compiled.proba, x, model_bytes, gates.operational, records, "compiled")
+
+
 def run_gates(
     *,
     gates: GatesParams,
@@ -93,7 +128,7 @@ def run_gates(
         ),
         "operational": (
             gates.operational.enabled,
-            lambda: operational.check(predict, x, model_bytes, gates.operational),
+            lambda: operational_gate(model, contract, x, proba, threshold, model_bytes, gates),
         ),
     }
     results: list[GateResult] = []

@@ -20,6 +20,7 @@ import asyncio
 import collections
 import datetime as dt
 import hashlib
+import logging
 import re
 import uuid
 from collections.abc import Callable
@@ -48,10 +49,24 @@ class LoadedModel:
     model: Any
     threshold: float
     metadata: dict[str, Any] = field(default_factory=dict)
+    # The compiled scoring path (mlops.serving.compiled), when packaging proved its parity; else None and
+    # the Pipeline itself scores.
+    compiled: Any = None
+
+    @property
+    def scoring(self) -> str:
+        return "compiled" if self.compiled is not None else "sklearn"
 
     def proba(self, frame: pd.DataFrame) -> np.ndarray:
         limit_this_thread()  # whichever thread serves this call; predictable latency under load
         return np.asarray(self.model.predict_proba(frame)[:, 1], dtype=float)
+
+    def proba_records(self, records: list[dict[str, Any]]) -> np.ndarray:
+        """P(positive) of validated records: the compiled path needs no DataFrame."""
+        if self.compiled is not None:
+            limit_this_thread()  # numpy here runs on the calling thread; the limit keeps any BLAS call there
+            return np.asarray(self.compiled.proba(records), dtype=float)
+        return self.proba(_frame(records))
 
 
 @dataclass(frozen=True)
@@ -120,12 +135,11 @@ class Runtime:
         if self.time_column:  # an omitted event date is the request's date (UTC), as the drift job expects
             today = dt.datetime.now(dt.UTC).date().isoformat()
             records = [r if r.get(self.time_column) else {**r, self.time_column: today} for r in records]
-        frame = _frame(records)
-        champion_p = self.champion.proba(frame)
+        champion_p = self.champion.proba_records(records)
         answers_p, answered_by = champion_p, [self.champion] * len(records)
         shadow: np.ndarray | None = None
         if self.challenger is not None:
-            challenger_p = self.challenger.loaded.proba(frame)
+            challenger_p = self.challenger.loaded.proba_records(records)
             if self.challenger.mode == "shadow":
                 shadow = challenger_p
             else:
@@ -253,9 +267,36 @@ def load_packaged(path: Path, version: str, metadata: dict[str, Any]) -> LoadedM
     from mlops.io import load_model
 
     verify_packaged(path, metadata)
-    return LoadedModel(
-        version=version,
-        model=load_model(path / "model.joblib"),
-        threshold=float(metadata.get("threshold", 0.5)),
-        metadata=dict(metadata),
-    )
+    model = load_model(path / "model.joblib")
+    threshold = float(metadata.get("threshold", 0.5))
+    compiled = None
+    if metadata.get("scoring_path") == "compiled":
+        compiled = compiled_or_none(model, path, threshold)
+    return LoadedModel(version, model, threshold, dict(metadata), compiled)
+
+
+LOG = logging.getLogger("mlops.serving")
+
+
+def compiled_or_none(model: Any, path: Path, threshold: float) -> Any:
+    """The compiled path of a packaged model, checked again at start-up against the packaged golden
+    answers (same bound as at packaging); any mismatch or error: None, logged, and the Pipeline serves."""
+    import json
+
+    from mlops.contract import load_contract
+    from mlops.serving.compiled import PARITY_BOUND, compile_for_contract
+
+    try:
+        golden = json.loads((path / "golden.json").read_text())
+        records = [g["record"] for g in golden]
+        compiled = compile_for_contract(model, load_contract(path / "contract.yaml"), records[0])
+        got = compiled.proba(records)
+        expected = np.array([g["probability"] for g in golden], dtype=float)
+        diff = float(np.max(np.abs(got - expected)))
+        same = bool(np.array_equal(got >= threshold, expected >= threshold))
+        if not (diff <= PARITY_BOUND and same):
+            raise ValueError(f"golden answers differ by up to {diff:.3g} (classes identical: {same})")
+    except Exception as exc:  # never serve an unproven path: the Pipeline is always correct
+        LOG.warning("compiled scoring path refused at start-up, the sklearn Pipeline serves: %s", exc)
+        return None
+    return compiled

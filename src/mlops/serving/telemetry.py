@@ -36,8 +36,8 @@ LOG_QUEUE = Gauge(
 )
 MODEL = Gauge(
     "mlops_model_info",
-    "The models this server runs (value 1), with their role",
-    ["model_version", "role"],
+    "The models this server runs (value 1), with their role and scoring path (compiled | sklearn)",
+    ["model_version", "role", "scoring"],
     multiprocess_mode="max",
 )
 
@@ -110,6 +110,7 @@ def count_rejected(reason: str) -> None:
 
 
 def model_info(champion: Any, challenger: Any) -> None:
-    MODEL.labels(model_version=champion.version, role="champion").set(1)
+    MODEL.labels(model_version=champion.version, role="champion", scoring=champion.scoring).set(1)
     if challenger is not None:
-        MODEL.labels(model_version=challenger.loaded.version, role=f"challenger-{challenger.mode}").set(1)
+        loaded, role = challenger.loaded, f"challenger-{challenger.mode}"
+        MODEL.labels(model_version=loaded.version, role=role, scoring=loaded.scoring).set(1)
