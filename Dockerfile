@@ -15,7 +15,7 @@
 ARG PYTHON_IMAGE=python:3.11.13-slim-bookworm@sha256:86adf8dbadc3d6e82ee5dd2c74bec2e1c2467cdad47886280501df722372d2e1
 
 # ---------------------------------------------------------------------------------------------------
-# builder: the locked runtime dependencies, then the project, into /opt/venv
+# builder: the locked serving dependencies, then the project without its dependencies, into /opt/venv
 # ---------------------------------------------------------------------------------------------------
 FROM ${PYTHON_IMAGE} AS builder
 
@@ -40,13 +40,18 @@ COPY pyproject.toml uv.lock ./
 # `required-version = "==X"` line of pyproject.toml's [tool.uv] (the Makefile reads the same line).
 RUN pip install --no-cache-dir --disable-pip-version-check \
         "uv==$(sed -n 's/^required-version *= *"==\([^"]*\)".*/\1/p' pyproject.toml)"
-RUN uv sync --frozen --no-dev --no-install-project
+# Only what the service imports: pyproject.toml's `serving` dependency group, at the versions uv.lock pins
+# for the whole project. --only-group leaves out the project and its [project.dependencies] (the
+# pipeline's DVC, MLflow, GX and Evidently: ~1.3 GB installed, the serving group ~450 MB; budget 550 MB,
+# benchmarks/env_size.py and tests/serving/test_serving_env.py).
+RUN uv sync --frozen --only-group serving
 
-# Then the project itself. --no-editable installs it as a regular package inside /opt/venv, so the
-# runtime stage needs no source tree. README.md is read by the build backend (project.readme).
+# Then the project itself, as a regular (non-editable) package inside /opt/venv, so the runtime stage
+# needs no source tree. --no-deps: its [project.dependencies] are the full pipeline stack; what serving
+# needs of them is already in. README.md is read by the build backend (project.readme).
 COPY README.md ./
 COPY src ./src
-RUN uv sync --frozen --no-dev --no-editable
+RUN uv pip install --python /opt/venv/bin/python --no-deps .
 
 # ---------------------------------------------------------------------------------------------------
 # runtime: the venv, the imported bento, a non-root user

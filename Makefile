@@ -238,8 +238,8 @@ tune: $(STAMP)  ## queue a small hyperparameter grid as DVC experiments, run the
 	@echo "tune: keep the best with 'dvc exp apply <name>' and commit, or 'dvc exp branch <name> <branch>' for a PR"
 
 ##@ Benchmark
-.PHONY: bench bench-pipeline bench-serving bench-drift bench-drift-quality
-bench: bench-pipeline bench-serving bench-drift bench-drift-quality  ## every benchmark (each measures our figure beside its baseline)
+.PHONY: bench bench-pipeline bench-serving bench-drift bench-drift-quality bench-env-size
+bench: bench-pipeline bench-serving bench-drift bench-drift-quality bench-env-size  ## every benchmark (each measures our figure beside its baseline)
 bench-pipeline: $(STAMP)  ## cold and no-op dvc repro on the default 50,000 rows, with baselines
 	$(BIN)/python benchmarks/pipeline.py
 bench-drift: $(STAMP)  ## mlops drift on 100,000 logged rows beside bare Evidently (needs make pipeline)
@@ -248,6 +248,9 @@ bench-drift-quality: $(STAMP)  ## drift alarms: false-alarm rate on calm windows
 	$(BIN)/python benchmarks/drift_quality.py $(BENCH_ARGS)
 bench-serving: package  ## BentoML vs a minimal FastAPI app, same model, same core: p50 at 1 client, 32-client throughput
 	$(BIN)/python benchmarks/serving.py --out .deploy/bench-serving.json
+# Two throwaway venvs from uv.lock through the uv cache (seconds when warm): no make package needed.
+bench-env-size: $(STAMP)  ## installed MB of the image's serving group beside the full --no-dev set (budget 550 MB)
+	$(BIN)/python benchmarks/env_size.py --out .deploy/bench-env-size.json $(BENCH_ARGS)
 
 ##@ Everyday
 .PHONY: mlflow-ui

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -92,7 +93,8 @@ def start_server(bento: dict[str, Any], log_dir: Path, **extra_env: str) -> Serv
             if proc.poll() is not None:
                 break
         time.sleep(0.3)
-    os.killpg(proc.pid, signal.SIGKILL)
+    with contextlib.suppress(ProcessLookupError):  # it may have died already: show its log, not this
+        os.killpg(proc.pid, signal.SIGKILL)
     log = (log_dir.parent / f"server-{port}.log").read_text(errors="replace")
     raise AssertionError(f"bentoml serve did not become ready:\n{log[-3000:]}")
 

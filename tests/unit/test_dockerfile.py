@@ -6,8 +6,10 @@ import json
 import re
 import subprocess
 import sys
+import tomllib
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from tests.conftest import ROOT
@@ -119,6 +121,87 @@ def test_the_project_name_is_params_yaml_s() -> None:
     assert not any(name in text for name in names)
     assert "MLOPS_BENTO=${PROJECT}:latest" in text and "MLOPS_PROJECT=${PROJECT}" in text
     assert "--build-arg PROJECT=$(PROJECT)" in (ROOT / "Makefile").read_text()
+
+
+# The pipeline's libraries: the service imports none of them, so the image must hold none of them.
+NOT_SERVED = {"mlflow", "dvc", "great-expectations", "evidently"}
+
+
+def _installs(text: str) -> list[str]:
+    """The install commands of the builder stage's RUN lines (uv sync, uv pip install, pip install)."""
+    runs = [args for op, args in _instructions(text) if op == "RUN"]
+    return [
+        cmd.strip() for run in runs for cmd in re.split(r"&&|;", run) if " install " in cmd or "sync" in cmd
+    ]
+
+
+def _install_problems(text: str) -> list[str]:
+    """Why a Dockerfile's venv would not be the serving group + the project with --no-deps ([] if it is)."""
+    installs = _installs(text)
+    syncs = [cmd for cmd in installs if cmd.startswith("uv sync")]
+    projects = [cmd for cmd in installs if cmd.startswith("uv pip install")]
+    others = [cmd for cmd in installs if cmd not in {*syncs, *projects}]
+    problems = []
+    if syncs != ["uv sync --frozen --only-group serving"]:  # --group would add [project.dependencies]
+        problems.append(f"the locked install is not the serving group only: {syncs}")
+    if len(projects) != 1 or "--no-deps" not in projects[0].split() or projects[0].split()[-1] != ".":
+        problems.append(f"the project is not installed once, without its dependencies: {projects}")
+    if len(others) != 1 or not re.match(r'pip install [-\w ]* "uv==', others[0]):  # uv itself, pinned
+        problems.append(f"other installs: {others}")
+    return problems
+
+
+def test_the_image_installs_the_serving_group_and_the_project_without_its_dependencies() -> None:
+    """The image's venv is pyproject.toml's `serving` group (from the lock) plus the project with --no-deps:
+    never the full [project.dependencies] set (DVC, MLflow, GX, Evidently), never the dev group."""
+    assert _install_problems(DOCKERFILE.read_text()) == []
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        lambda text: text.replace("--only-group serving", "--no-dev"),  # the full runtime set
+        lambda text: text.replace("--only-group serving", "--group serving"),  # + [project.dependencies]
+        lambda text: text.replace(" --no-deps .", " ."),
+        lambda text: text + "RUN pip install --no-cache-dir mlflow==3.17.0\n",
+    ],
+    ids=["full-set", "group-plus-project-deps", "project-with-deps", "extra-package"],
+)
+def test_the_install_check_catches_a_full_install(edit: Callable[[str], str]) -> None:
+    assert _install_problems(edit(DOCKERFILE.read_text())) != []
+
+
+def _locked_closure(lock: dict[str, Any], roots: list[dict[str, Any]]) -> set[str]:
+    """Every locked package that `roots` (uv.lock dependency entries) pull in, extras included."""
+    packages = {p["name"]: p for p in lock["package"]}
+    seen: set[tuple[str, str]] = set()  # (package, extra); extra "" for the package itself
+    todo = list(roots)
+    while todo:
+        dep = todo.pop()
+        package = packages[dep["name"]]
+        for extra in ["", *dep.get("extra", [])]:
+            if (dep["name"], extra) not in seen:
+                seen.add((dep["name"], extra))
+                todo += (
+                    package.get("dependencies", []) if not extra else package["optional-dependencies"][extra]
+                )
+    return {name for name, _ in seen}
+
+
+def test_the_serving_group_is_locked_and_pulls_in_none_of_the_pipeline_stack() -> None:
+    """The group resolves inside the project's one lock (same versions as the dev environment), and what it
+    installs, transitively, holds none of the pipeline's libraries (benchmarks/env_size.py measures it)."""
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    lock = tomllib.loads((ROOT / "uv.lock").read_text())
+    (project,) = [p for p in lock["package"] if p["name"] == pyproject["project"]["name"]]
+    declared = [
+        re.split(r"[\s<>=!~;\[]", req, maxsplit=1)[0] for req in pyproject["dependency-groups"]["serving"]
+    ]
+    locked = project["dev-dependencies"]["serving"]
+    assert sorted(d["name"] for d in locked) == sorted(declared)  # uv.lock is current for the group
+    closure = _locked_closure(lock, locked)
+    assert {"bentoml", "scikit-learn", "pandas", "pydantic"} <= closure
+    assert closure.isdisjoint(NOT_SERVED), sorted(closure & NOT_SERVED)
 
 
 def test_image_environment_matches_the_kubernetes_manifests() -> None:
