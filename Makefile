@@ -89,6 +89,16 @@ sysdeps:  ## install the Debian packages the tests need (chromium, an emoji font
 	  $(SUDO) apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$pkgs; fi
 
+# checkov (policy checks of the rendered Kubernetes overlays, tests/unit/test_manifests.py) in a venv of its
+# own: its pins (packaging 23, boto3 1.35, fsspec ...) would drag the project's lock back a year. The
+# version has this one source; its own dependencies resolve at install time.
+CHECKOV_VERSION := 3.3.30
+CHECKOV := .tools/checkov/bin/checkov
+$(CHECKOV): | $(STAMP)
+	@$(MAKE) --no-print-directory uv
+	$(UV) venv -q --python $(BIN)/python .tools/checkov
+	$(UV) pip install -q --python .tools/checkov/bin/python "checkov==$(CHECKOV_VERSION)"
+
 .PHONY: test
 # Two xdist workers fill two cores; each must use one OpenMP thread, or their spin-waiting thread pools
 # oversubscribe the cores (measured: the gate tests took 353 s instead of 20 s).
@@ -98,7 +108,7 @@ test: export OMP_NUM_THREADS := 1
 PYTEST_ARGS ?=
 # tests/teamscale (real PostgreSQL, mlflow server and S3 servers) has its own target, so `make test` keeps to
 # its time budget; `make ci` runs both.
-test: $(STAMP) sysdeps  ## run the whole test suite (all but the team-scale servers: make test-teamscale)
+test: $(STAMP) sysdeps $(CHECKOV)  ## run the whole test suite (all but the team-scale servers: make test-teamscale)
 	$(BIN)/pytest -n 2 --dist loadgroup --ignore=tests/teamscale $(PYTEST_ARGS)
 
 .PHONY: test-teamscale
@@ -132,7 +142,7 @@ ci:  ## what CI runs on a fresh clone (.ci/run and ci.yml): test first, pipeline
 test-fast: export OMP_NUM_THREADS := 1
 # The inner loop: every stage edge runs in process on a small world (tests/unit/test_stage_edges.py); the
 # tests marked slow (CPU hogs on every core, nested pytest runs) wait for `make test`.
-test-fast: $(STAMP)  ## unit, data and model tests, in-process stage edges included, without the slow-marked ones
+test-fast: $(STAMP) $(CHECKOV)  ## unit, data and model tests, in-process stage edges included, without the slow-marked ones
 	$(BIN)/pytest -n 2 -m "not slow" tests/unit tests/data tests/model
 
 .PHONY: lint

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -32,17 +33,43 @@ def test_manifests_are_rendered_validated_and_not_applied_without_a_cluster(
     record = EnvRecord(environment="production", model=MODEL, image="ghcr.io/acme/churn:1.2.3")
     assert deploy_kubernetes("production", record, "customer-churn:fdb50ece07e0416d") == (0, False)
     out = capsys.readouterr().out
-    assert "manifests rendered and valid" in out and "NOT applied" in out
-    rendered = sorted((tmp_path / ".deploy/production/k8s").glob("*.yaml"))
-    docs = [yaml.safe_load(p.read_text()) for p in rendered]
+    assert "base + overlay rendered" in out and "6 objects valid" in out and "NOT applied" in out
+    root = tmp_path / ".deploy/production/k8s"
+    docs = [yaml.safe_load(p.read_text()) for p in sorted((root / "base").glob("*.yaml"))]
     kinds = {d["kind"] for d in docs}
     objects = {"Deployment", "Service", "HorizontalPodAutoscaler", "PodDisruptionBudget", "NetworkPolicy"}
     assert kinds == {*objects, "ServiceAccount", "Kustomization"}
-    assert "kubectl apply -k" in out  # the folder is applied as the kustomize base it is
+    # What is applied is the environment's overlay (over the base), not the base.
+    assert "kubectl apply -k .deploy/production/k8s/overlays/production" in out
+    overlay = yaml.safe_load((root / "overlays/production/kustomization.yaml").read_text())
+    assert overlay["resources"] == ["../../base"] and overlay["namespace"] == "mlops-production"
+    assert overlay["images"] == [
+        {"name": "mlops.invalid/customer-churn", "newName": "ghcr.io/acme/churn", "newTag": "1.2.3"}
+    ]
     deployment = next(d for d in docs if d["kind"] == "Deployment")
     container = deployment["spec"]["template"]["spec"]["containers"][0]
-    assert container["image"] == "ghcr.io/acme/churn:1.2.3"
     assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
+
+
+def test_a_configured_cluster_gets_the_overlay_applied_and_the_rollout_watched(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    calls = tmp_path / "calls"
+    kubectl = bin_dir / "kubectl"
+    kubectl.write_text(f"#!/bin/sh\nprintf '%s\\n' \"$*\" >> {calls}\n")
+    kubectl.chmod(0o755)
+    (tmp_path / "kubeconfig").write_text("apiVersion: v1\n")
+    monkeypatch.setenv("KUBECONFIG", str(tmp_path / "kubeconfig"))
+    monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
+    record = EnvRecord(environment="staging", model=MODEL, image="ghcr.io/acme/churn:1.2.3")
+    assert deploy_kubernetes("staging", record, "customer-churn:fdb50ece07e0416d") == (0, True)
+    overlay = Path(".deploy/staging/k8s/overlays/staging")  # relative to the project
+    assert calls.read_text().splitlines() == [
+        f"apply -k {overlay}",
+        "-n mlops-staging rollout status deployment/customer-churn --timeout=300s",
+    ]
 
 
 def test_a_record_without_an_image_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

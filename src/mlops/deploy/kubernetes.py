@@ -1,9 +1,11 @@
 """Target `kubernetes` of `mlops deploy`: render, validate offline, apply when a cluster is configured.
 
-Rendering and validation always run (kubernetes-validate --strict: misspelt fields fail), so a broken
-manifest is caught on any machine; `kubectl apply` and `kubectl rollout status` run only when kubectl is
-on PATH and KUBECONFIG (or ~/.kube/config) points at a cluster. Without one, the command says so and
-leaves the rendered manifests under .deploy/<env>/k8s/ for review or for a GitOps controller.
+Rendering and validation always run (kubernetes-validate --strict: misspelt fields fail) on the base's
+objects and on the overlay's final objects (what `kustomize build` makes of them, mlops.deploy.kustomize),
+so a broken manifest or patch is caught on any machine; `kubectl apply -k overlays/<env>` and
+`kubectl rollout status` run only when kubectl is on PATH and KUBECONFIG (or ~/.kube/config) points at a
+cluster. Without one, the command says so and leaves the rendered layout under .deploy/<env>/k8s/
+(`base/`, `overlays/<env>/`) for review or for a GitOps controller.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 from mlops.deploy import manifests
@@ -32,6 +35,16 @@ def validate(files: list[Path]) -> None:
     )
     if proc.returncode != 0:
         raise InputError(f"rendered manifests are invalid:\n{proc.stdout}{proc.stderr}")
+
+
+def validate_render(target: manifests.K8sTarget, written: list[Path]) -> int:
+    """Validate the written base objects and the environment's final objects (the overlay applied) in one
+    call; return how many final objects there are."""
+    objects = [p for p in written if p.name != manifests.KUSTOMIZATION and p.parent.name == manifests.BASE]
+    with tempfile.TemporaryDirectory() as tmp:
+        final = manifests.write_objects(manifests.render(target), Path(tmp))
+        validate([*objects, *final])
+    return len(final)
 
 
 def cluster_configured() -> bool:
@@ -65,14 +78,15 @@ def deploy_kubernetes(env: str, record: EnvRecord, bento: str) -> tuple[int, boo
     target = manifests.for_environment(env, record.image, bento, app=app)  # type: ignore[arg-type]
     out = manifests.out_dir(env)
     written = manifests.write_manifests(target, out)
-    validate(written)
-    print(f"deploy {env}: {len(written)} manifests rendered and valid in {out}")
+    count = validate_render(target, written)
+    overlay = manifests.overlay_dir(out, env)
+    print(f"deploy {env}: base + overlay rendered in {out}, {count} objects valid")
     if not cluster_configured():
-        print(f"deploy {env}: no kubeconfig here: rendered, NOT applied (kubectl apply -k {out})")
+        print(f"deploy {env}: no kubeconfig here: rendered, NOT applied (kubectl apply -k {overlay})")
         return 0, False
-    name = manifests.deployment(target)["metadata"]["name"]
+    name = target.name
     rollout = ["kubectl", "-n", target.namespace, "rollout"]
-    if subprocess.run(["kubectl", "apply", "-k", str(out)], check=False).returncode != 0:
+    if subprocess.run(["kubectl", "apply", "-k", str(overlay)], check=False).returncode != 0:
         print(f"deploy {env}: kubectl apply failed", file=sys.stderr)
         return 1, False
     if subprocess.run([*rollout, "status", f"deployment/{name}", "--timeout=300s"], check=False).returncode:
