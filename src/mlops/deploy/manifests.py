@@ -53,7 +53,7 @@ PRE_STOP_SECONDS = 5
 # Rotate the prediction log by age every 5 minutes (mlops.serving.predlog; 3600 s by default): a pod lost
 # without a graceful shutdown (node failure, OOM kill) loses only the file still open, so at most 5 minutes
 # of predictions that never reached the bucket, at the cost of 12 small files an hour per pod. Rendered as
-# MLOPS_PREDICTION_LOG_ROTATE_SECONDS: effective once predlog reads it (until then it rotates at 3600 s).
+# MLOPS_PREDICTION_LOG_ROTATE_SECONDS (read by mlops.serving.predlog.rotate_seconds).
 ROTATE_SECONDS = 300
 
 KUSTOMIZATION = "kustomization.yaml"  # beside the objects; not a Kubernetes object itself
