@@ -10,7 +10,6 @@ leaves it out (its own target keeps `make test` inside its time budget).
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 from collections.abc import Iterator
@@ -137,12 +136,16 @@ def on_s3(tracked: Project) -> Project:
     return tracked
 
 
-def environ_without_s3_credentials(env: dict[str, str]) -> dict[str, str]:
-    """A job without the credentials block: nothing of the store's credentials, nowhere to find more."""
+def environ_without_s3_credentials(env: dict[str, str], home: Path) -> dict[str, str]:
+    """A job without the credentials block: nothing of the store's credentials, nowhere to find more (empty
+    AWS config files in `home`, no instance metadata)."""
     bare = {k: v for k, v in env.items() if not k.startswith("AWS_") or k == "AWS_ENDPOINT_URL"}
+    home.mkdir(parents=True, exist_ok=True)
+    for name in ("credentials", "config"):
+        (home / name).write_text("")
     return {
         **bare,
-        "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
-        "AWS_CONFIG_FILE": os.devnull,
+        "AWS_SHARED_CREDENTIALS_FILE": str(home / "credentials"),
+        "AWS_CONFIG_FILE": str(home / "config"),
         "AWS_EC2_METADATA_DISABLED": "true",
     }

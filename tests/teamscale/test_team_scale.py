@@ -159,9 +159,12 @@ def test_log_and_labels_reach_the_bucket_and_drift_reads_them(on_s3: Project) ->
 
 def test_a_job_without_credentials_says_so_in_one_line_per_store(on_s3: Project) -> None:
     """A fork's pull request (no secrets) or a misconfigured job: the DVC pull is skipped with a warning
-    (the pipeline rebuilds), a push and the log fetch fail in one line naming the store; no traceback."""
+    (the pipeline rebuilds), a push fails naming the call and DVC's reason, the log fetch fails in one
+    line naming the store and the fix; never a traceback."""
     log_url = f"s3://{BUCKET}/predictions"
-    bare = environ_without_s3_credentials(on_s3.env(MLOPS_PREDICTION_LOG_URL=log_url))
+    bare = environ_without_s3_credentials(
+        on_s3.env(MLOPS_PREDICTION_LOG_URL=log_url), on_s3.root.parent / "aws"
+    )
 
     def run(*cmd: str) -> subprocess.CompletedProcess[str]:
         proc = subprocess.run(
@@ -173,6 +176,10 @@ def test_a_job_without_credentials_says_so_in_one_line_per_store(on_s3: Project)
     pulled = run("make", "-s", "pull-if-remote")
     assert pulled.returncode == 0, pulled.stdout + pulled.stderr
     assert f"WARNING: dvc pull from s3://{BUCKET}/dvc failed" in pulled.stdout, pulled.stdout
+
+    pushed = run("make", "-s", "push-if-remote")  # the retrain's push of its labelled window
+    assert pushed.returncode != 0 and "mlops push-if-remote: `" in pushed.stderr, pushed.stderr
+    assert "credentials" in pushed.stderr.lower(), pushed.stderr  # DVC's own line says which
 
     fetched = run("mlops", "fetch-log", "--out", str(on_s3.root / "bare"))
     assert fetched.returncode != 0

@@ -196,3 +196,13 @@ def test_revert_production_refuses_without_a_failed_smoke_test(tmp_path: Path) -
         assert proc.returncode == 1 and proc.stdout == ""
         assert proc.stderr.startswith("::error title=production::the deploy did not reach its smoke test")
         assert "as the GitHub App" not in proc.stderr  # refused before anything else
+
+
+def test_a_failed_push_says_dvcs_reason_and_where_credentials_go() -> None:
+    from mlops.ci.remote import push_failure
+
+    output = "Collecting\nERROR: failed to push data to the cloud - Unable to locate credentials\nHaving any troubles?\n"
+    reason = push_failure(output, "s3://bucket/dvc")
+    assert reason.startswith("failed to push data to the cloud - Unable to locate credentials")
+    assert "s3://bucket/dvc" in reason and "credentials in the job" in reason
+    assert push_failure("something else broke\n", "s3://b") == "something else broke"

@@ -10,7 +10,7 @@ import subprocess
 from pathlib import Path
 from typing import Literal
 
-from mlops.ci.shell import output, run, step, succeeds, tool
+from mlops.ci.shell import ToolError, output, step, succeeds, tool
 
 RemoteState = Literal["none", "absent", "reachable"]
 
@@ -63,14 +63,27 @@ def run_pull() -> int:
 
 def push() -> None:
     """dvc push when the default remote is reachable, else a warning (the PR's CI will say)."""
-    _, state = default_remote()
+    url, state = default_remote()
     if state == "reachable":
-        run(tool("dvc"), "push", "-q")
+        # Not `-q`: it hides DVC's own ERROR line (no credentials, no such bucket): the line that says why.
+        command = (tool("dvc"), "push")
+        proc = subprocess.run(command, capture_output=True, text=True, check=False)
+        if proc.returncode != 0:
+            raise ToolError(command, proc.returncode, push_failure(proc.stdout + proc.stderr, url))
     else:
         print(
             "push-if-remote: WARNING: no reachable DVC remote; the extract stays local (dvc push it before "
             "review)"
         )
+
+
+def push_failure(output: str, url: str) -> str:
+    """DVC's own reason (its ERROR lines), with where credentials go when that is what is missing."""
+    errors = [line.removeprefix("ERROR:").strip() for line in output.splitlines() if line.startswith("ERROR")]
+    reason = "; ".join(errors) or (output.strip().splitlines() or ["no output"])[-1]
+    if "credential" in reason.lower():
+        reason += f" (pushing to {url}: set the store's credentials in the job, docs/team-scale.md)"
+    return reason
 
 
 @step("push-if-remote")

@@ -18,8 +18,10 @@ BOT = ("-c", "user.name=mlops-bot", "-c", "user.email=mlops-bot@users.noreply.gi
 class ToolError(Exception):
     """A tool call failed: the step exits with its code (never 0) after naming the call."""
 
-    def __init__(self, command: Sequence[str], code: int) -> None:
-        super().__init__(f"`{' '.join(command[:3])} ...` failed (exit {code})")
+    def __init__(self, command: Sequence[str], code: int, reason: str = "") -> None:
+        super().__init__(
+            f"`{' '.join(command[:3])} ...` failed (exit {code})" + (f": {reason}" if reason else "")
+        )
         self.code = code or 1
 
 
