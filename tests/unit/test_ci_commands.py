@@ -201,7 +201,8 @@ def test_revert_production_refuses_without_a_failed_smoke_test(tmp_path: Path) -
 def test_a_failed_push_says_dvcs_reason_and_where_credentials_go() -> None:
     from mlops.ci.remote import push_failure
 
-    output = "Collecting\nERROR: failed to push data to the cloud - Unable to locate credentials\nHaving any troubles?\n"
+    error = "ERROR: failed to push data to the cloud - Unable to locate credentials"
+    output = f"Collecting\n{error}\nHaving any troubles?\n"
     reason = push_failure(output, "s3://bucket/dvc")
     assert reason.startswith("failed to push data to the cloud - Unable to locate credentials")
     assert "s3://bucket/dvc" in reason and "credentials in the job" in reason

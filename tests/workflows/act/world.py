@@ -6,7 +6,8 @@
 - GitHub's API is a JSON file that the stand-in `gh` and `cml` (bin/, cml-bin/) read and write.
 - Third-party actions run as the project's stand-ins (actions/), mapped by `--local-repository` at the exact
   SHAs recorded in .github/pins.yaml: a `uses:` at any other SHA is fetched from the network and fails.
-- Each job links one prepared environment (the venv, node_modules) instead of installing ~1 GB.
+- Each job links one prepared environment (the venv, node_modules, checkov's venv) instead of installing
+  ~1 GB.
 
 act does not emulate GITHUB_TOKEN permissions, environment protection rules or concurrency groups; the
 tests that need those facts assert them on the workflow files instead.
@@ -501,6 +502,7 @@ class World:
             "ACT_APP_TOKEN": APP_TOKEN,
             "ACT_PREPARED_VENV": str(ROOT / ".venv"),
             "ACT_PREPARED_NODE_MODULES": str(ROOT / "node_modules"),
+            "ACT_PREPARED_CHECKOV": str(ROOT / ".tools" / "checkov"),  # make test installs it first
         }
 
     def published(self) -> list[dict[str, Any]]:

@@ -40,3 +40,5 @@ if [ -d "${ACT_PREPARED_VENV:-}" ]; then
   echo "PYTHONPATH=$PWD/src" >> "$GITHUB_ENV"
 fi
 if [ -d "${ACT_PREPARED_NODE_MODULES:-}" ]; then link_env "$ACT_PREPARED_NODE_MODULES" node_modules .installed; fi
+# checkov's own venv (make test's prerequisite), linked whole: nothing in it is checkout-specific.
+if [ -d "${ACT_PREPARED_CHECKOV:-}" ]; then mkdir -p .tools && ln -s "$ACT_PREPARED_CHECKOV" .tools/checkov; fi
