@@ -256,8 +256,8 @@ bench-drift: $(STAMP)  ## mlops drift on 100,000 logged rows beside bare Evident
 	$(BIN)/python benchmarks/drift.py
 bench-drift-quality: $(STAMP)  ## drift alarms: false-alarm rate on calm windows, detection and retrains per shift, AUC cost (needs make pipeline)
 	$(BIN)/python benchmarks/drift_quality.py $(BENCH_ARGS)
-bench-serving: package  ## BentoML vs a minimal FastAPI app, same model, same core: p50 at 1 client, 32-client throughput
-	$(BIN)/python benchmarks/serving.py --out .deploy/bench-serving.json
+bench-serving: package  ## ours vs MLServer, mlflow models serve, FastAPI and today's sklearn path: same model, same core (last line: JSON path + summary)
+	$(BIN)/python benchmarks/serving.py --out .deploy/bench-serving.json $(BENCH_ARGS)
 # Two throwaway venvs from uv.lock through the uv cache (seconds when warm): no make package needed.
 bench-env-size: $(STAMP)  ## installed MB of the image's serving group beside the full --no-dev set (budget 550 MB)
 	$(BIN)/python benchmarks/env_size.py --out .deploy/bench-env-size.json $(BENCH_ARGS)
