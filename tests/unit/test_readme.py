@@ -17,7 +17,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[2]
 ENTRY = re.compile(r"^(?P<indent>(?:│   |    )*)(?:├── |└── )(?P<name>\S+)(?P<summary>.*)$")
 PACKAGE = ROOT / "src/mlops"
-MAX_LINES = 270  # 250 until the team-scale recipes (run by tests/teamscale) joined it
+MAX_LINES = 290  # 250 until the team-scale recipes (run by tests/teamscale) and serving figures joined it
 
 
 def readme() -> str:
