@@ -110,6 +110,8 @@ def test_a_changed_tree_is_caught_by_parity(fitted: dict[str, Pipeline], contrac
     assert parity(compiled, pipeline, fresh[: VECTOR_ROWS - 1], THRESHOLD).holds(0.0)
     scorer.value[: scorer.trees.roots[1]] += 0.5  # every leaf of the first tree: every row moves
     assert not parity(compiled, pipeline, fresh[: VECTOR_ROWS - 1], THRESHOLD).holds(1e-9)
+    # A set large enough for the per-tree loop still proves the walk single requests take.
+    assert not parity(compiled, pipeline, fresh, THRESHOLD).holds(1e-9)
 
 
 def test_what_cannot_be_compiled_exactly_is_refused_naming_why(contract: Contract) -> None:
@@ -133,7 +135,8 @@ def test_packaging_chooses_the_path_and_names_why(
     """`mlops package`'s choice: compiled with its parity figures, or sklearn with the reason."""
     from tests.world import WORLD_CONTRACT
 
-    from mlops.deploy.package import PARITY_ROWS, golden_set, scoring_path
+    from mlops.deploy.package import golden_set, scoring_path
+    from mlops.serving.compiled import PARITY_ROWS
 
     holdout = tmp_path / "holdout.parquet"
     write_parquet(generate(600, seed=25), holdout)
@@ -178,3 +181,20 @@ def test_the_service_refuses_a_compiled_path_its_golden_answers_contradict(
     (tmp_path / "golden.json").write_text(json.dumps(golden))
     assert compiled_or_none(model, tmp_path, THRESHOLD) is None
     assert "compiled scoring path refused" in caplog.text and "differ by up to 1e-06" in caplog.text
+
+
+def test_a_forest_fed_missing_values_sends_them_where_the_fit_learnt(contract: Contract) -> None:
+    """No imputer: sklearn's trees route NaN by missing_go_to_left, and so must the compiled forest."""
+    from sklearn.ensemble import RandomForestClassifier
+
+    train = generate(2000, seed=28)
+    numeric = contract.numeric(input_columns(contract))
+    x = train[input_columns(contract)].copy()
+    x.loc[x.sample(frac=0.2, random_state=1).index, numeric[0]] = np.nan  # missing values seen in the fit
+    forest = RandomForestClassifier(n_estimators=20, max_depth=8, random_state=0)
+    model = Pipeline([("prep", ColumnTransformer([("num", "passthrough", numeric)])), ("model", forest)])
+    model.fit(x, train["churned"])
+    fresh = as_records(generate(400, seed=29), contract)
+    rows = [{**r, numeric[0]: None} if i % 2 else r for i, r in enumerate(fresh)]
+    compiled = compile_for_contract(model, contract, fresh[0])
+    assert parity(compiled, model, rows, THRESHOLD).holds(0.0)

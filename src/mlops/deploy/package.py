@@ -94,23 +94,15 @@ def lineage(root: Path, model_md5: str, threshold: float, experiment: str) -> di
 
 
 GOLDEN_ROWS = 20
-PARITY_ROWS = 3000  # holdout rows the compiled path must match, beside the golden set
 
 
 def validated_records(contract_path: Path, holdout: Path, rows: int) -> list[dict[str, Any]]:
     """Holdout rows as /predict hands them to the model: schema-validated and dumped records."""
-    import pandas as pd
-
     from mlops.contract import load_contract
     from mlops.io import read_table
-    from mlops.serving.schema import record_model
+    from mlops.serving.schema import served_records
 
-    contract = load_contract(contract_path)
-    schema = record_model(contract)
-    frame = read_table(holdout).drop(columns=[contract.target]).head(rows)
-    if contract.time_column is not None:
-        frame[contract.time_column] = pd.to_datetime(frame[contract.time_column]).dt.strftime("%Y-%m-%d")
-    return [schema.model_validate(raw).model_dump() for raw in json.loads(frame.to_json(orient="records"))]
+    return served_records(read_table(holdout).head(rows), load_contract(contract_path))
 
 
 def scoring_path(
@@ -119,12 +111,28 @@ def scoring_path(
     """Which path will serve, chosen here (metadata of the packaged model): `compiled` only when its
     probabilities match the Pipeline's within PARITY_BOUND, with identical classes, on the golden set and
     PARITY_ROWS holdout rows; otherwise `sklearn`, with the reason."""
+    from pydantic import ValidationError
+
     from mlops.contract import load_contract
     from mlops.io import load_model
-    from mlops.serving.compiled import PARITY_BOUND, NotCompilableError, compile_for_contract, parity
+    from mlops.serving.compiled import (
+        PARITY_BOUND,
+        PARITY_ROWS,
+        NotCompilableError,
+        compile_for_contract,
+        parity,
+    )
 
     model = load_model(model_path)
-    records = [g["record"] for g in golden] + validated_records(contract_path, holdout, PARITY_ROWS)
+    try:
+        records = [g["record"] for g in golden] + validated_records(contract_path, holdout, PARITY_ROWS)
+    except ValidationError as exc:  # a holdout row the service would refuse: no proof on served inputs
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        return {
+            "scoring_path": "sklearn",
+            "scoring_reason": f"holdout row refused by the schema: {where}: {first['msg']}",
+        }
     try:
         compiled = compile_for_contract(model, load_contract(contract_path), records[0])
     except NotCompilableError as exc:

@@ -53,22 +53,28 @@ def operational_gate(
 ) -> list[GateResult]:
     """The operational gate judges the path that will serve: the compiled one when it compiles and matches
     the Pipeline on this holdout as `mlops package` demands (mlops.serving.compiled), else the Pipeline."""
-    import json
+    from pydantic import ValidationError
 
-    from mlops.serving.compiled import PARITY_BOUND, Compiled, NotCompilableError, compile_for_contract
+    from mlops.serving.compiled import (
+        PARITY_BOUND,
+        PARITY_ROWS,
+        Compiled,
+        NotCompilableError,
+        compile_for_contract,
+        parity,
+    )
+    from mlops.serving.schema import served_records
 
     def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
-        rows: list[dict[str, Any]] = json.loads(frame.to_json(orient="records", date_format="iso"))
-        return rows  # NaN -> None, as the service's validated records
+        return served_records(frame, contract)  # what the service hands the model
 
     compiled: Compiled | None
     try:
-        compiled = compile_for_contract(model, contract, records(x.head(1))[0])
-        got = compiled.proba(records(x))
-        same = bool(np.array_equal(got >= threshold, proba >= threshold))
-        if not (same and float(np.max(np.abs(got - proba))) <= PARITY_BOUND):
+        proof = records(x.head(PARITY_ROWS))
+        compiled = compile_for_contract(model, contract, proof[0])
+        if not parity(compiled, model, proof, threshold).holds(PARITY_BOUND):
             compiled = None
-    except NotCompilableError:
+    except (NotCompilableError, ValidationError):  # the Pipeline serves: time it
         compiled = None
     if compiled is None:
         return operational.check(

@@ -81,3 +81,19 @@ def record_model(contract: Contract) -> type[BaseModel]:
         "Record", __base__=_DateFromJson, __doc__="One record, per the data contract.", **fields
     )
     return model
+
+
+def served_records(frame: Any, contract: Contract) -> list[dict[str, Any]]:
+    """Rows of a table as /predict hands them to the model: each validated by the request schema and
+    dumped (the packager's parity proof and the gate's timing use exactly these). Raises pydantic's
+    ValidationError for a row the service would refuse."""
+    import json
+
+    import pandas as pd
+
+    schema = record_model(contract)
+    columns = [c for c in frame.columns if c in contract.data_columns and c != contract.target]
+    rows = frame[columns].copy()
+    if contract.time_column is not None and contract.time_column in rows:
+        rows[contract.time_column] = pd.to_datetime(rows[contract.time_column]).dt.strftime("%Y-%m-%d")
+    return [schema.model_validate(raw).model_dump() for raw in json.loads(rows.to_json(orient="records"))]
