@@ -59,10 +59,12 @@ def check(
     contract: Contract,
     features: list[str],
     params: RobustnessGate,
+    clean_proba: np.ndarray | None = None,
 ) -> list[GateResult]:
+    """`clean_proba`: the model's scores of `x` when the caller has them (the suite does), not recomputed."""
     numeric, categorical = contract.numeric(features), contract.categorical(features)
     rng = np.random.default_rng(params.seed)
-    clean = score(params.metric, y, predict(x))
+    clean = score(params.metric, y, predict(x) if clean_proba is None else clean_proba)
     perturbed = {
         "gaussian_noise": add_noise(x, contract, numeric, params.noise_std, rng),
         "missing_values": blank_values(x, numeric, params.missing_rate, rng),

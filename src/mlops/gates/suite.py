@@ -122,7 +122,7 @@ def run_gates(
         "leakage": (gates.leakage.enabled, lambda: leakage.check(holdout, y, contract, features)),
         "robustness": (
             gates.robustness.enabled,
-            lambda: robustness.check(predict, x, y, contract, features, gates.robustness),
+            lambda: robustness.check(predict, x, y, contract, features, gates.robustness, proba),
         ),
         "fairness": (
             gates.fairness.enabled,
@@ -138,7 +138,8 @@ def run_gates(
         ),
     }
     results: list[GateResult] = []
-    for enabled, gate in families.values():
-        if enabled:
-            results.extend(gate())
+    with threads.one_native_thread():  # every gate's model calls: same scores, no spin-waiting CPU
+        for enabled, gate in families.values():
+            if enabled:
+                results.extend(gate())
     return results, [name for name, (enabled, _) in families.items() if not enabled]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from mlops import threads
 from mlops.adapters.tracking import log_to_model_run
 from mlops.consistency import load_checked
 from mlops.io import load_model, read_table, write_json
@@ -23,9 +24,10 @@ def run(
     config, data_contract = load_checked(params, contract)
     fitted = load_model(model)
     features = data_contract.features(include_sensitive=config.train.use_sensitive_features)
-    result = evaluate(
-        fitted, read_table(test), data_contract, config.evaluate, features, config.project.threshold
-    )
+    with threads.one_native_thread():  # same scores; no OpenMP spin-waiting CPU on a shared machine
+        result = evaluate(
+            fitted, read_table(test), data_contract, config.evaluate, features, config.project.threshold
+        )
     write_json(result["metrics"], metrics)
     written = [metrics]
     for name, rows in result["plots"].items():
