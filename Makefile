@@ -250,8 +250,8 @@ tune: $(STAMP)  ## queue a small hyperparameter grid as DVC experiments, run the
 ##@ Benchmark
 .PHONY: bench bench-pipeline bench-serving bench-drift bench-drift-quality bench-env-size
 bench: bench-pipeline bench-serving bench-drift bench-drift-quality bench-env-size  ## every benchmark (each measures our figure beside its baseline)
-bench-pipeline: $(STAMP)  ## cold and no-op dvc repro on the default 50,000 rows, with baselines
-	$(BIN)/python benchmarks/pipeline.py
+bench-pipeline: $(STAMP)  ## cold and no-op dvc repro on 50,000 rows, and 1,000,000 rows beside pure compute (<= 2.5x CPU, <= 4 GiB)
+	$(BIN)/python benchmarks/pipeline.py --out .deploy/bench-pipeline.json $(BENCH_ARGS)
 bench-drift: $(STAMP)  ## mlops drift on 100,000 logged rows beside bare Evidently (needs make pipeline)
 	$(BIN)/python benchmarks/drift.py
 bench-drift-quality: $(STAMP)  ## drift alarms: false-alarm rate on calm windows, detection and retrains per shift, AUC cost (needs make pipeline)
