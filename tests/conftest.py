@@ -64,6 +64,15 @@ def project_files(repo: Path = ROOT) -> list[str]:
     return [line for line in out.stdout.splitlines() if (repo / line).is_file()]
 
 
+def free_port() -> int:
+    """A port on 127.0.0.1 the kernel says is free now (a server started on it must still be checked)."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
 def free_port_base() -> int:
     """An MLOPS_PORT_BASE whose four local slot ports (staging base, base + 1; production base + 100,
     + 101) are free right now: a test's servers never meet another clone's, a developer's or a CI job's

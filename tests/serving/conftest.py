@@ -6,7 +6,6 @@ import contextlib
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -18,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import ROOT, tool_env
+from tests.conftest import ROOT, free_port, tool_env
 
 BENTOML = str(Path(sys.executable).parent / "bentoml")
 
@@ -40,12 +39,6 @@ class Server:
                 os.killpg(self.proc.pid, signal.SIGKILL)
                 return self.proc.wait()
         return self.proc.returncode
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="session")

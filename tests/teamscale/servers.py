@@ -13,7 +13,6 @@ import contextlib
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -23,6 +22,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tests.conftest import free_port
+
 BIN = Path(sys.executable).parent
 # moto accepts any key pair; these are the suite's, never real credentials.
 S3_CREDENTIALS = {
@@ -30,12 +31,6 @@ S3_CREDENTIALS = {
     "AWS_SECRET_ACCESS_KEY": "teamscale-test-secret",
     "AWS_DEFAULT_REGION": "us-east-1",
 }
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @dataclass

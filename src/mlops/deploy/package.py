@@ -115,15 +115,8 @@ def scoring_path(
 
     from mlops.contract import load_contract
     from mlops.io import load_model
-    from mlops.serving.compiled import (
-        PARITY_BOUND,
-        PARITY_ROWS,
-        NotCompilableError,
-        compile_for_contract,
-        parity,
-    )
+    from mlops.serving.compiled import PARITY_ROWS, prove
 
-    model = load_model(model_path)
     try:
         records = [g["record"] for g in golden] + validated_records(contract_path, holdout, PARITY_ROWS)
     except ValidationError as exc:  # a holdout row the service would refuse: no proof on served inputs
@@ -133,19 +126,7 @@ def scoring_path(
             "scoring_path": "sklearn",
             "scoring_reason": f"holdout row refused by the schema: {where}: {first['msg']}",
         }
-    try:
-        compiled = compile_for_contract(model, load_contract(contract_path), records[0])
-    except NotCompilableError as exc:
-        return {"scoring_path": "sklearn", "scoring_reason": f"not compiled: {exc}"}
-    proof = parity(compiled, model, records, threshold)
-    figures = {"parity_rows": proof.rows, "parity_max_abs_diff": proof.max_abs_diff}
-    if not proof.holds(PARITY_BOUND):
-        reason = (
-            f"compiled {compiled.kind} differs from the Pipeline on {proof.rows} rows: max |dp| "
-            f"{proof.max_abs_diff:.3g} (bound {PARITY_BOUND:g}), classes identical: {proof.classes_equal}"
-        )
-        return {"scoring_path": "sklearn", "scoring_reason": reason, **figures}
-    return {"scoring_path": "compiled", "scoring_reason": f"compiled {compiled.kind}", **figures}
+    return prove(load_model(model_path), load_contract(contract_path), records, threshold)[1]
 
 
 def golden_set(

@@ -55,14 +55,7 @@ def operational_gate(
     the Pipeline on this holdout as `mlops package` demands (mlops.serving.compiled), else the Pipeline."""
     from pydantic import ValidationError
 
-    from mlops.serving.compiled import (
-        PARITY_BOUND,
-        PARITY_ROWS,
-        Compiled,
-        NotCompilableError,
-        compile_for_contract,
-        parity,
-    )
+    from mlops.serving.compiled import PARITY_ROWS, Compiled, prove
     from mlops.serving.schema import served_records
 
     def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
@@ -70,11 +63,8 @@ def operational_gate(
 
     compiled: Compiled | None
     try:
-        proof = records(x.head(PARITY_ROWS))
-        compiled = compile_for_contract(model, contract, proof[0])
-        if not parity(compiled, model, proof, threshold).holds(PARITY_BOUND):
-            compiled = None
-    except (NotCompilableError, ValidationError):  # the Pipeline serves: time it
+        compiled, _ = prove(model, contract, records(x.head(PARITY_ROWS)), threshold)
+    except ValidationError:  # a row the service would refuse: no proof, the Pipeline serves: time it
         compiled = None
     if compiled is None:
         return operational.check(

@@ -74,7 +74,6 @@ class CategoricalColumn:
 class Encoder:
     """A record (dict of contract columns) -> the model's input row, as the fitted preprocessing makes it."""
 
-    width: int
     base: np.ndarray  # outputs that depend on no input column (constant)
     numeric: tuple[NumericColumn, ...]
     categorical: tuple[CategoricalColumn, ...]
@@ -150,7 +149,7 @@ def compile_encoder(
         exact = bool(np.all(slope == 1.0) and np.all(intercept == 0.0))
         num_cols.append(NumericColumn(name, moved, slope, intercept, out[-1, moved], exact))
     base = np.where(owner < 0, base_row, 0.0)
-    return Encoder(width, base, tuple(num_cols), tuple(cat_cols))
+    return Encoder(base, tuple(num_cols), tuple(cat_cols))
 
 
 def _same(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -430,6 +429,12 @@ class Parity:
         return self.rows > 0 and self.classes_equal and self.max_abs_diff <= bound
 
 
+def agreement(got: np.ndarray, expected: np.ndarray, threshold: float) -> tuple[float, bool]:
+    """(max |got - expected|, identical classes at `threshold`): the one comparison every proof makes."""
+    diff = float(np.max(np.abs(got - expected))) if np.all(np.isfinite(got)) else math.inf
+    return diff, bool(np.array_equal(got >= threshold, expected >= threshold))
+
+
 def parity(compiled: Compiled, pipeline: Any, records: list[dict[str, Any]], threshold: float) -> Parity:
     """The compiled path against the Pipeline itself on `records`: the proof asked before it may serve."""
     if not records:
@@ -442,11 +447,29 @@ def parity(compiled: Compiled, pipeline: Any, records: list[dict[str, Any]], thr
         compiled.proba(records),
         np.concatenate([compiled.proba(records[i : i + small]) for i in range(0, len(records), small)]),
     ]
-    diff, same = 0.0, True
-    for got in answers:
-        diff = max(diff, float(np.max(np.abs(got - expected))) if np.all(np.isfinite(got)) else math.inf)
-        same = same and bool(np.array_equal(got >= threshold, expected >= threshold))
-    return Parity(len(records), diff, same)
+    checks = [agreement(got, expected, threshold) for got in answers]
+    return Parity(len(records), max(d for d, _ in checks), all(same for _, same in checks))
+
+
+def prove(
+    pipeline: Any, contract: Contract, records: list[dict[str, Any]], threshold: float
+) -> tuple[Compiled | None, dict[str, Any]]:
+    """Compile and prove on `records` (served records: golden set and holdout). Returns the compiled path
+    when it may serve, else None, and the verdict as packaged-model metadata (`scoring_path`,
+    `scoring_reason`, the parity figures). Packaging and the operational gate decide with this one rule."""
+    try:
+        compiled = compile_for_contract(pipeline, contract, records[0])
+    except NotCompilableError as exc:
+        return None, {"scoring_path": "sklearn", "scoring_reason": f"not compiled: {exc}"}
+    proof = parity(compiled, pipeline, records, threshold)
+    figures = {"parity_rows": proof.rows, "parity_max_abs_diff": proof.max_abs_diff}
+    if not proof.holds(PARITY_BOUND):
+        reason = (
+            f"compiled {compiled.kind} differs from the Pipeline on {proof.rows} rows: max |dp| "
+            f"{proof.max_abs_diff:.3g} (bound {PARITY_BOUND:g}), classes identical: {proof.classes_equal}"
+        )
+        return None, {"scoring_path": "sklearn", "scoring_reason": reason, **figures}
+    return compiled, {"scoring_path": "compiled", "scoring_reason": f"compiled {compiled.kind}", **figures}
 
 
 def compile_for_contract(pipeline: Any, contract: Contract, example: dict[str, Any]) -> Compiled:

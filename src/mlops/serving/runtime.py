@@ -284,16 +284,14 @@ def compiled_or_none(model: Any, path: Path, threshold: float) -> Any:
     import json
 
     from mlops.contract import load_contract
-    from mlops.serving.compiled import PARITY_BOUND, compile_for_contract
+    from mlops.serving.compiled import PARITY_BOUND, agreement, compile_for_contract
 
     try:
         golden = json.loads((path / "golden.json").read_text())
         records = [g["record"] for g in golden]
         compiled = compile_for_contract(model, load_contract(path / "contract.yaml"), records[0])
-        got = compiled.proba(records)
         expected = np.array([g["probability"] for g in golden], dtype=float)
-        diff = float(np.max(np.abs(got - expected)))
-        same = bool(np.array_equal(got >= threshold, expected >= threshold))
+        diff, same = agreement(compiled.proba(records), expected, threshold)
         if not (diff <= PARITY_BOUND and same):
             raise ValueError(f"golden answers differ by up to {diff:.3g} (classes identical: {same})")
     except Exception as exc:  # never serve an unproven path: the Pipeline is always correct
