@@ -151,3 +151,42 @@ def test_failures_are_printed_to_stderr(
     code, _ = _run(tmp_path, _out_of_range(small_frame.copy()))
     err = capsys.readouterr().err
     assert code == 1 and "validate: FAILED 1 of" in err and "tenure_months" in err
+
+
+def test_text_columns_reach_gx_as_arrow_strings_only_when_every_value_is_text() -> None:
+    from mlops.adapters.gx import as_gx_frame
+
+    frame = pd.DataFrame(
+        {"text": ["a", None, "b"], "mixed": ["a", 5, "b"], "empty": [None, None, None], "n": [1, 2, 3]}
+    )
+    with pd.option_context("mode.string_storage", "pyarrow"):
+        out = as_gx_frame(frame)
+    assert str(out["text"].dtype) == "string" and out["text"].dtype.storage == "pyarrow"
+    assert out["text"].isna().tolist() == [False, True, False]
+    assert {c: str(out[c].dtype) for c in ("mixed", "empty", "n")} == {
+        "mixed": "object",
+        "empty": "object",
+        "n": "int64",
+    }
+
+
+def test_a_number_among_text_values_is_still_named_by_gx(small_frame: pd.DataFrame) -> None:
+    """The Arrow fast path must not hide a wrong-typed value: GX judges that column value by value."""
+    from mlops.adapters.gx import run_expectations
+    from mlops.contract import load_contract
+    from mlops.validation import expectations_for, offending_types
+
+    contract = load_contract(WORLD_CONTRACT)
+    frame = small_frame.copy()
+    frame["region"] = frame["region"].astype(object)
+    frame.loc[7, "region"] = 5
+    frame.loc[[3, 4], "contract"] = None
+    results = offending_types(
+        run_expectations(frame, expectations_for(contract, list(frame.columns))), frame, contract
+    )
+    failed = {(r.spec.type, r.spec.column): r for r in results if not r.success}
+    wrong = failed[("expect_column_values_to_be_in_type_list", "region")]
+    assert wrong.unexpected_count == 1 and wrong.examples == [5]
+    nulls = failed[("expect_column_values_to_not_be_null", "contract")]
+    assert nulls.unexpected_count == 2 and nulls.examples == [None, None]  # never "<NA>"
+    assert ("expect_column_values_to_be_in_type_list", "contract") not in failed
