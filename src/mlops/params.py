@@ -167,6 +167,7 @@ class RobustnessGate(_Section):
     missing_rate: float = Field(ge=0.0, le=1.0)
     category_swap_rate: float = Field(ge=0.0, le=1.0)
     max_drop: float = Field(ge=0.0)
+    max_rows: int = Field(gt=0)
     seed: int
 
 

@@ -107,6 +107,32 @@ def test_perturbations_respect_the_contract(contract: Contract, small_frame: pd.
     pd.testing.assert_frame_equal(small_frame, generate(2000, seed=7))  # the shared input was not modified
 
 
+def test_robustness_scores_a_seeded_sample_of_at_most_max_rows(
+    contract: Contract, small_frame: pd.DataFrame
+) -> None:
+    """Above gates.robustness.max_rows the perturbed copies are a seeded sample: bounded cost, same
+    verdict; at or below it the whole holdout, as before the bound existed."""
+    x, y = small_frame[input_columns(contract)], targets(small_frame, contract)
+    model = fit(contract, world_params().train, x, y)
+    sizes: list[int] = []
+
+    def predict(frame: pd.DataFrame) -> np.ndarray:
+        sizes.append(len(frame))
+        return np.asarray(model.predict_proba(frame)[:, 1])
+
+    features = contract.features()
+    clean = predict(x)
+    whole = robustness.check(predict, x, y, contract, features, GATES.robustness, clean)
+    assert sizes == [len(x)] * 4 and GATES.robustness.max_rows >= len(x)
+    sizes.clear()
+    capped = GATES.robustness.model_copy(update={"max_rows": 500})
+    first = robustness.check(predict, x, y, contract, features, capped, clean)
+    again = robustness.check(predict, x, y, contract, features, capped, clean)
+    assert sizes == [500] * 6  # the clean scores are the caller's, cut to the same rows
+    assert [r.value for r in first] == [r.value for r in again]  # seeded: the same rows each run
+    assert [r.passed for r in first] == [r.passed for r in whole]
+
+
 def test_the_suite_runs_too_good_against_the_reference_model_whatever_the_champion(
     contract: Contract, small_frame: pd.DataFrame
 ) -> None:

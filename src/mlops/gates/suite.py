@@ -56,10 +56,12 @@ def operational_gate(
     from pydantic import ValidationError
 
     from mlops.serving.compiled import PARITY_ROWS, Compiled, prove
-    from mlops.serving.schema import served_records
+    from mlops.serving.schema import record_model, served_records
+
+    schema = record_model(contract)
 
     def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
-        return served_records(frame, contract)  # what the service hands the model
+        return served_records(frame, contract, schema)  # what the service hands the model
 
     compiled: Compiled | None
     try:
