@@ -1,8 +1,9 @@
 """Stage `gate`: the promotion gates. Writes reports/gates.{json,md}, then fails if any enabled gate failed.
 
 A candidate that fails here stops `dvc repro` (and the pull request): nothing downstream of the gate runs.
-The suite itself is mlops.gates.suite; this edge reads the files, writes the reports and the MLflow run,
-and registers the model only when it passed (once per model file).
+The suite itself is mlops.gates.suite; this edge reads the files, writes the reports, attaches the
+evaluation (metrics, plot data, slices) and the verdict to the model's MLflow run in one write, and
+registers the model only when it passed (once per model file).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from mlops.consistency import load_checked
 from mlops.gates.result import markdown, report
 from mlops.gates.suite import champion_predictions, run_gates
 from mlops.io import load_model, read_json, read_table, write_json, write_text
-from mlops.lineage import file_md5
+from mlops.lineage import file_md5, git_state
 
 
 def run(
@@ -24,12 +25,15 @@ def run(
     test: Path,
     model: Path,
     metrics: Path,
+    plots_dir: Path,
+    slices: Path,
     production: Path,
     report_json: Path,
     report_md: Path,
 ) -> int:
     config, data_contract = load_checked(params, contract)
     model_md5 = file_md5(model)
+    evaluation = read_json(metrics)
     results, disabled = run_gates(
         gates=config.gates,
         contract=data_contract,
@@ -37,7 +41,7 @@ def run(
         threshold=config.project.threshold,
         model=load_model(model),
         holdout=read_table(test),
-        metrics=read_json(metrics),
+        metrics=evaluation,
         model_bytes=model.stat().st_size,
         champion_proba=lambda x: champion_predictions(production, model_md5, x),
     )
@@ -48,9 +52,16 @@ def run(
     log_to_model_run(
         experiment=config.project.name,
         model_md5=model_md5,
-        metrics={f"gate.{r.gate}.{r.check}": r.value for r in results if r.value is not None},
-        artifacts=[report_json, report_md],
-        tags={"mlops.gates": "passed" if data["passed"] else "failed"},
+        metrics={
+            **{f"test_{k}": float(v) for k, v in evaluation.items()},
+            **{f"gate.{r.gate}.{r.check}": r.value for r in results if r.value is not None},
+        },
+        artifacts=[metrics, *sorted(plots_dir.glob("*.json")), slices, report_json, report_md],
+        tags={
+            "mlops.test_data_md5": file_md5(test),
+            **{f"mlops.{k}": v for k, v in git_state().items()},
+            "mlops.gates": "passed" if data["passed"] else "failed",
+        },
     )
     if not data["passed"]:
         print(
