@@ -151,7 +151,7 @@ def test_every_stage_edge_runs_in_order_on_a_small_world(
     assert enabled and {r["gate"] for r in gates["results"]} == enabled
     assert gates["passed"] and gates["model_md5"] == md5
     assert Path(paths["gates_md"]).read_text().startswith("## Model gates: PASSED")
-    # MLflow: one run for this model file; evaluate and gate attached their results to train's run
+    # MLflow: one run for this model file; the gate attached the evaluation and its verdict to train's run
     (run,) = mlflow_runs_of(md5)
     assert run.data.metrics["test_roc_auc"] == pytest.approx(metrics["roc_auc"])
     assert "train_roc_auc" in run.data.metrics and run.data.tags["mlops.gates"] == "passed"

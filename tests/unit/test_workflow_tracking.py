@@ -15,7 +15,7 @@ import yaml
 from mlops.summary import tracking_notice
 
 WORKFLOWS = Path(__file__).resolve().parents[2] / ".github" / "workflows"
-# make targets that write to or read from MLflow: the pipeline (train, evaluate, gate register), the
+# make targets that write to or read from MLflow: the pipeline (train logs, gate logs and registers), the
 # report (runs of base and head), the package (the run id label), the aliases.
 TRACKED = ("make pipeline", "make report", "make package", "make aliases")
 # make targets that reach the DVC remote or the prediction log's store.
