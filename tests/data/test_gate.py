@@ -157,17 +157,25 @@ def test_text_columns_reach_gx_as_arrow_strings_only_when_every_value_is_text() 
     from mlops.adapters.gx import as_gx_frame
 
     frame = pd.DataFrame(
-        {"text": ["a", None, "b"], "mixed": ["a", 5, "b"], "empty": [None, None, None], "n": [1, 2, 3]}
+        {
+            "text": ["a", None, "b"],
+            "mixed": ["a", 5, "b"],
+            "empty": [None, None, None],
+            "typed": pd.Series(["a", "b", None], dtype=pd.StringDtype("python")),
+            "date_as_text": ["2026-01-01", "x", "y"],  # not a text column: GX names its values
+            "n": [1, 2, 3],
+        }
     )
+    text = {"text", "mixed", "empty", "typed"}
     with pd.option_context("mode.string_storage", "pyarrow"):
-        out = as_gx_frame(frame)
-    assert str(out["text"].dtype) == "string" and out["text"].dtype.storage == "pyarrow"
+        out = as_gx_frame(frame, text)
+    for name in ("text", "typed"):
+        assert str(out[name].dtype) == "string" and out[name].dtype.storage == "pyarrow", name
     assert out["text"].isna().tolist() == [False, True, False]
-    assert {c: str(out[c].dtype) for c in ("mixed", "empty", "n")} == {
-        "mixed": "object",
-        "empty": "object",
-        "n": "int64",
-    }
+    kept = {c: str(out[c].dtype) for c in ("mixed", "empty", "date_as_text", "n")}
+    assert kept == {"mixed": "object", "empty": "object", "date_as_text": "object", "n": "int64"}
+    twice = pd.concat([frame[["text"]], frame[["text"]]], axis=1)  # duplicated names: left to GX to report
+    assert as_gx_frame(twice, text) is twice
 
 
 def test_a_number_among_text_values_is_still_named_by_gx(small_frame: pd.DataFrame) -> None:
