@@ -33,25 +33,22 @@ def main() -> int:
 
     import numpy as np
 
-    from mlops import threads
+    from mlops import paths, threads
     from mlops.consistency import load_checked
-    from mlops.generate import generate
     from mlops.metrics import headline
     from mlops.modeling import fit, input_columns, targets
     from mlops.splitting import split_frame
+    from mlops.stages.ingest import produce
 
     t = lap("import", _T0)
-    config, contract = load_checked(args.repo / "params.yaml", args.repo / "data" / "contract.yaml")
-    s = config.ingest.synthetic
-    assert s is not None, "the baseline generates the synthetic source only"
-    df = generate(
-        rows=s.rows,
-        seed=s.seed,
-        start_date=s.start_date,
-        days=s.days,
-        covariate_shift=s.covariate_shift,
-        concept_shift=s.concept_shift,
-    )
+
+    def where(name: str) -> Path:  # the copy's dvc.yaml `vars.paths`, the one source of every path
+        return args.repo / paths.path(name, args.repo / "dvc.yaml")
+
+    config, contract = load_checked(where("params"), where("contract"))
+    assert config.ingest.source == "synthetic", "the baseline generates the synthetic source only"
+    df = produce(config.ingest, contract, where("extracts"))  # ingest's own generator call
+    rows = len(df)
     sp = config.split
     train, test = split_frame(
         df, sp.strategy, sp.test_fraction, sp.seed, contract.time_column, contract.target
@@ -66,7 +63,7 @@ def main() -> int:
     t = lap("predict", t)
     metrics = headline(targets(test, contract), proba, config.project.threshold)
     lap("metrics", t)
-    print(json.dumps({"rows": s.rows, "train_rows": len(train), "holdout_rows": len(test), "phases_s": phases,
+    print(json.dumps({"rows": rows, "train_rows": len(train), "holdout_rows": len(test), "phases_s": phases,
                       "metrics": metrics}))  # fmt: skip
     return 0
 
